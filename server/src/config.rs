@@ -1,0 +1,218 @@
+//! Settings: defaults, then an optional TOML file, then `CONVENE_*` environment
+//! variables, then command-line flags, each layer beating the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the server. `config.example.toml` documents each key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Directory for the SQLite database, generated secrets and uploaded files.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; empty means SQLite at `<data_dir>/convene.db`.
+    pub database_url: String,
+    /// URL people use to reach the server (links in invites and the setup link).
+    /// Empty means `http://<listen address>`.
+    pub public_url: String,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+    /// Serve the web client from this directory instead of the embedded copy (development).
+    pub web_dir: Option<PathBuf>,
+    /// HMAC key for access tokens; empty means generated into `<data_dir>/jwt.key`.
+    pub jwt_secret: String,
+    /// Lifetime of access tokens in seconds.
+    pub access_token_ttl_secs: u64,
+    /// A session that is not refreshed for this many days ends.
+    pub session_ttl_days: u64,
+    /// Largest accepted JSON request body in bytes.
+    pub max_body_bytes: usize,
+    /// Largest accepted avatar image in bytes.
+    pub max_avatar_bytes: usize,
+    /// Trust `X-Forwarded-For` for the client address (only behind a reverse proxy you run).
+    pub trust_proxy_headers: bool,
+    /// Maximum database connections in the pool.
+    pub database_max_connections: u32,
+    /// Sign-in attempts allowed per account per minute.
+    pub login_attempts_per_account_per_minute: u32,
+    /// Sign-in attempts allowed per client address per minute.
+    pub login_attempts_per_ip_per_minute: u32,
+    /// Registrations (and setup attempts) allowed per client address per hour.
+    pub registrations_per_ip_per_hour: u32,
+    /// Seconds to wait for in-flight requests on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            log_format: "text".into(),
+            web_dir: None,
+            jwt_secret: String::new(),
+            access_token_ttl_secs: 900,
+            session_ttl_days: 30,
+            max_body_bytes: 1024 * 1024,
+            max_avatar_bytes: 5 * 1024 * 1024,
+            trust_proxy_headers: false,
+            database_max_connections: 10,
+            login_attempts_per_account_per_minute: 10,
+            login_attempts_per_ip_per_minute: 60,
+            registrations_per_ip_per_hour: 30,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Flags that override the file and the environment. Shared by every subcommand.
+#[derive(Debug, Default, Clone, Args, Serialize)]
+pub struct Overrides {
+    /// Address to listen on [env: CONVENE_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Data directory [env: CONVENE_DATA_DIR] [default: ./data]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, sqlite:// or postgres:// [env: CONVENE_DATABASE_URL] [default: SQLite in the data dir]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Public base URL, e.g. https://chat.example.com [env: CONVENE_PUBLIC_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Log format: text or json [env: CONVENE_LOG_FORMAT]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    /// Serve the web client from this directory (development) [env: CONVENE_WEB_DIR]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Layer defaults, the TOML file, `CONVENE_*` variables and flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(file.exists(), "config file {} not found", file.display());
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("CONVENE_").ignore(&["config"]).filter(|k| {
+                // Test-harness variables share the prefix but are not settings.
+                !k.as_str().starts_with("test_")
+            }))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen
+            .parse::<SocketAddr>()
+            .with_context(|| format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen))?;
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be \"text\" or \"json\""
+        );
+        anyhow::ensure!(
+            self.access_token_ttl_secs >= 30,
+            "access_token_ttl_secs must be at least 30"
+        );
+        anyhow::ensure!(self.session_ttl_days >= 1, "session_ttl_days must be at least 1");
+        if !self.public_url.is_empty() {
+            anyhow::ensure!(
+                self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
+                "public_url must start with http:// or https://"
+            );
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("convene.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The effective settings as TOML with secrets redacted, for `convene config`.
+    pub fn redacted_toml(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        if !shown.jwt_secret.is_empty() {
+            shown.jwt_secret = "<redacted>".into();
+        }
+        shown.database_url = redact_url_password(&self.database_url);
+        Ok(toml::to_string_pretty(&shown)?)
+    }
+}
+
+/// Hide the password in `scheme://user:password@host/...`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://app:s3cret@db/convene"),
+            "postgres://app:<redacted>@db/convene"
+        );
+        assert_eq!(redact_url_password("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn flags_beat_file_and_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n").expect("write");
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &overrides).expect("load");
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.log_format, "json");
+        assert_eq!(c.access_token_ttl_secs, 900);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+    }
+}

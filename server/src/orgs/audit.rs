@@ -1,0 +1,192 @@
+//! The audit log: who did what to whom, when and from where. Written for every change
+//! an admin or owner makes and for sign-ins; read by admins of the workspace.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::http::extract::{Json, Path, Query};
+use crate::orgs::access::require_admin;
+use crate::store::ids::{AuditId, UserId, WorkspaceId, rfc3339};
+use crate::store::{Store, Tx, now_ms};
+use crate::{AppState, db, tx};
+
+/// One event to record.
+pub struct Event<'a> {
+    /// The workspace it concerns; `None` for instance-level events (unknown-account sign-in).
+    pub workspace: Option<WorkspaceId>,
+    pub actor: Option<UserId>,
+    /// Dotted verb, e.g. `member.role_changed`.
+    pub action: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<String>,
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+const INSERT: &str = "INSERT INTO audit_log (id, workspace_id, actor_id, action, target_type, target_id, detail, ip, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Record an event inside `tx`, so it lands with the change it describes.
+pub async fn record_in(tx: &mut Tx, e: Event<'_>) -> AppResult<()> {
+    let detail = e.detail.to_string();
+    tx!(tx, c => sqlx::query(INSERT)
+        .bind(AuditId::new())
+        .bind(e.workspace)
+        .bind(e.actor)
+        .bind(e.action)
+        .bind(e.target_type)
+        .bind(&e.target_id)
+        .bind(&detail)
+        .bind(&e.ip)
+        .bind(now_ms())
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Record an event on its own.
+pub async fn record(store: &Store, e: Event<'_>) -> AppResult<()> {
+    let mut tx = store.begin().await?;
+    record_in(&mut tx, e).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Record `e` once in each workspace `user` belongs to (or once instance-wide when none),
+/// so each workspace's admins see sign-ins of their own people.
+pub async fn record_for_user_workspaces(store: &Store, user: UserId, e: Event<'_>) -> AppResult<()> {
+    let workspaces: Vec<WorkspaceId> = db!(store.read(), c => sqlx::query_scalar(
+        "SELECT workspace_id FROM memberships WHERE user_id = $1"
+    )
+    .bind(user)
+    .fetch_all(c)
+    .await)?;
+    let mut tx = store.begin().await?;
+    if workspaces.is_empty() {
+        record_in(&mut tx, e).await?;
+    } else {
+        for ws in workspaces {
+            record_in(
+                &mut tx,
+                Event {
+                    workspace: Some(ws),
+                    target_id: e.target_id.clone(),
+                    detail: e.detail.clone(),
+                    ip: e.ip.clone(),
+                    ..e
+                },
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An audit entry as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub actor_id: Option<UserId>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// Event-specific details.
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: AuditId,
+    actor_id: Option<UserId>,
+    actor_name: Option<String>,
+    action: String,
+    target_type: Option<String>,
+    target_id: Option<String>,
+    detail: String,
+    ip: Option<String>,
+    created_at: i64,
+}
+
+/// Filters for the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only events by this user.
+    pub actor: Option<UserId>,
+    /// Only this action, or actions starting with it when it ends in `.` (e.g. `member.`).
+    pub action: Option<String>,
+    /// Only events older than this entry id (paging).
+    pub before: Option<AuditId>,
+    /// At most this many entries (1–200, default 50).
+    pub limit: Option<i64>,
+}
+
+/// List a workspace's audit log, newest first (admins and owners).
+#[utoipa::path(get, path = "/api/workspaces/{ws}/audit", tag = "audit", operation_id = "listAudit",
+    params(("ws" = String, Path, description = "workspace id"), AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, err)]
+pub async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Vec<AuditEntry>>> {
+    require_admin(&state.store, ws, me.user_id).await?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::Validation("limit must be between 1 and 200".into()));
+    }
+    let action = q.action.unwrap_or_default();
+    if action.len() > 100 {
+        return Err(AppError::Validation("action filter is too long".into()));
+    }
+    let (exact, prefix) = if action.is_empty() {
+        (None, None)
+    } else if action.ends_with('.') {
+        (None, Some(format!("{action}%")))
+    } else {
+        (Some(action), None)
+    };
+    let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(
+        "SELECT a.id, a.actor_id, u.display_name AS actor_name, a.action, a.target_type, a.target_id, a.detail, a.ip, a.created_at
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+         WHERE a.workspace_id = $1
+           AND ($2 IS NULL OR a.actor_id = $2)
+           AND ($3 IS NULL OR a.action = $3)
+           AND ($4 IS NULL OR a.action LIKE $4)
+           AND ($5 IS NULL OR a.id < $5)
+         ORDER BY a.id DESC LIMIT $6"
+    )
+    .bind(ws)
+    .bind(q.actor)
+    .bind(exact)
+    .bind(prefix)
+    .bind(q.before)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                actor_id: r.actor_id,
+                actor_name: r.actor_name,
+                action: r.action,
+                target_type: r.target_type,
+                target_id: r.target_id,
+                detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+                ip: r.ip,
+                created_at: rfc3339(r.created_at),
+            })
+            .collect(),
+    ))
+}

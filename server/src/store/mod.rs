@@ -1,0 +1,191 @@
+//! The database: one connection pool per backend, embedded migrations, and the
+//! `db!` dispatch that runs one query body on whichever backend is configured.
+//!
+//! Domain code writes SQL once with `$1` placeholders; where the dialects differ, the
+//! difference lives here. SQLite gets a separate single-connection writer pool so
+//! writes are serialized and load never surfaces as "database is locked".
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgPoolOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub mod ids;
+pub use ids::now_ms;
+
+/// A pool of one backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$conn` bound to the concrete pool of `$db`. The body is compiled
+/// once per backend, so it must be valid for both (same SQL, `$N` placeholders).
+#[macro_export]
+macro_rules! db {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($conn) => $body,
+            $crate::store::Db::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// An open transaction on the writer.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` with `$conn` bound to the connection of the transaction `$tx`
+/// (a `&mut Tx`), so functions of several domains can share one transaction.
+#[macro_export]
+macro_rules! tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Reader and writer pools (the same pool on PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct Store {
+    reader: Db,
+    writer: Db,
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://` or `postgres://`) and apply migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad SQLite URL {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .with_context(|| format!("opening SQLite database {url}"))?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.read_only(true))
+                .await
+                .context("opening SQLite readers")?;
+            Store {
+                reader: Db::Sqlite(reader),
+                writer: Db::Sqlite(writer),
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Store {
+                reader: Db::Postgres(pool.clone()),
+                writer: Db::Postgres(pool),
+            }
+        } else {
+            anyhow::bail!("database URL must start with sqlite:// or postgres://");
+        };
+        Ok(store)
+    }
+
+    /// Apply pending migrations (embedded in the binary).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.writer {
+            Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await,
+            Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
+        }
+        .context("applying database migrations")
+    }
+
+    /// Pool for reads.
+    pub fn read(&self) -> &Db {
+        &self.reader
+    }
+
+    /// Pool for writes (one connection on SQLite).
+    pub fn write(&self) -> &Db {
+        &self.writer
+    }
+
+    /// Begin a transaction on the writer.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.writer {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> bool {
+        let r: Result<i64, sqlx::Error> = db!(self.read(), c => sqlx::query_scalar("SELECT 1").fetch_one(c).await);
+        r.is_ok()
+    }
+
+    /// Backend name for logs and `/readyz`.
+    pub fn backend(&self) -> &'static str {
+        match self.writer {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        match (&self.reader, &self.writer) {
+            (Db::Sqlite(r), Db::Sqlite(w)) => {
+                r.close().await;
+                w.close().await;
+            }
+            (_, Db::Postgres(p)) | (Db::Postgres(p), _) => p.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn names(dir: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .expect("migrations dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn both_migration_trees_list_the_same_migrations() {
+        let sqlite = names("migrations/sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("migrations/postgres"));
+    }
+}

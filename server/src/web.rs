@@ -1,0 +1,109 @@
+//! The web client (embedded in the binary, or served from a directory in
+//! development), the OpenAPI document, and the JSON 404 for unknown API paths.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+use tower_http::services::{ServeDir, ServeFile};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::AppError;
+
+#[derive(RustEmbed)]
+#[folder = "../web"]
+#[exclude = "*.md"]
+struct Assets;
+
+/// Serve an embedded file, `index.html` for client-side routes, 404 for missing assets.
+async fn embedded(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let (file, _) = match Assets::get(path) {
+        Some(f) if !path.is_empty() => (f, path),
+        // Paths without an extension are client routes (e.g. /w/<id>/admin).
+        _ if !path.rsplit('/').next().unwrap_or_default().contains('.') => match Assets::get("index.html") {
+            Some(f) => (f, "index.html"),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        },
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mime = file.metadata.mimetype().to_owned();
+    let mut response = file.data.into_owned().into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    // No hashed file names: revalidate every time (cheap with the ETag).
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The client router: embedded, or from `dir` when set (development).
+pub fn client<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S> {
+    match dir {
+        Some(dir) => Router::new().fallback_service(
+            ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => Router::new().fallback(embedded),
+    }
+}
+
+/// JSON 404 for unknown `/api` paths.
+pub async fn api_not_found() -> AppError {
+    AppError::NotFound("no such API endpoint".into())
+}
+
+/// JSON 405 for a known path with the wrong method.
+pub async fn method_not_allowed() -> Response {
+    let mut r = AppError::BadRequest("method not allowed on this endpoint".into()).into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
+/// Top-level OpenAPI description; paths come from each module's router.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Convene API", description = "Self-hosted team chat and video meetings. Errors are `{\"error\": {\"code\", \"message\"}}`."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "setup", description = "First-run setup"),
+        (name = "auth", description = "Sign-in, tokens and registration"),
+        (name = "me", description = "My account"),
+        (name = "workspaces", description = "Workspaces"),
+        (name = "members", description = "Workspace members and roles"),
+        (name = "invites", description = "Invitations"),
+        (name = "teams", description = "Teams (departments)"),
+        (name = "audit", description = "Audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

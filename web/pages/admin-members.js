@@ -1,0 +1,130 @@
+// Admin: workspace members — search, role, deactivate/reactivate, remove.
+
+import { h, replace, uid } from '../dom.js';
+import { t } from '../i18n.js';
+import { get, patch, post, del, seg } from '../api.js';
+import { pageHeader, loading, emptyState, avatar, confirmDialog, runAction, toast, roleLabel, messageOf, timeEl } from '../ui.js';
+import { state, workspaceSummary, loadMe } from '../session.js';
+
+const ROLES = ['owner', 'admin', 'member', 'guest'];
+
+export function membersPage(ctx) {
+  const wsId = ctx.params.ws;
+  const me = workspaceSummary(wsId);
+  const base = `/api/workspaces/${seg(wsId)}/members`;
+  const list = h('div', { class: 'list-card', testid: 'member-list' }, loading());
+  const count = h('p', { class: 'page-subtitle', 'aria-live': 'polite' });
+  const searchId = uid('search');
+  const search = h('input', {
+    id: searchId, type: 'search', class: 'search-input', testid: 'member-search',
+    placeholder: t('members.searchPlaceholder'), autocomplete: 'off', spellcheck: 'false',
+  });
+  let timer = null;
+  let seq = 0;
+
+  const load = async () => {
+    const mine = ++seq;
+    const q = search.value.trim();
+    try {
+      const members = await get(`${base}${q ? `?q=${encodeURIComponent(q)}` : ''}`);
+      if (!ctx.alive() || mine !== seq) return;
+      count.textContent = t('members.count', { count: members.length });
+      replace(list, members.length
+        ? h('ul', { class: 'rows' }, members.map((m) => memberRow(m)))
+        : emptyState(q ? t('members.noMatch') : t('members.none'), null, 'member-empty'));
+    } catch (err) {
+      if (ctx.alive() && mine === seq) replace(list, h('p', { class: 'form-error', role: 'alert' }, messageOf(err)));
+    }
+  };
+
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(load, 250);
+  });
+
+  function memberRow(m) {
+    const self = m.user_id === state.user?.id;
+    const canTouchOwner = me.role === 'owner';
+    const roleId = uid('role');
+    const roleSelect = h('select', {
+      id: roleId, class: 'select-sm', testid: 'member-role',
+      disabled: self || (m.role === 'owner' && !canTouchOwner),
+    }, ROLES.map((r) => h('option', { value: r, selected: r === m.role, disabled: r === 'owner' && !canTouchOwner }, roleLabel(r))));
+    roleSelect.addEventListener('change', () => runAction(roleSelect, async () => {
+      try {
+        const updated = await patch(`${base}/${seg(m.user_id)}`, { role: roleSelect.value });
+        toast(t('members.roleChanged', { name: m.display_name, role: roleLabel(updated.role) }));
+        replaceRow(m, updated);
+      } catch (err) {
+        roleSelect.value = m.role;
+        throw err;
+      }
+    }));
+
+    const deactivate = m.deactivated
+      ? h('button', { type: 'button', class: 'btn btn-sm', testid: 'member-reactivate', disabled: self }, t('members.reactivate'))
+      : h('button', { type: 'button', class: 'btn btn-sm', testid: 'member-deactivate', disabled: self }, t('members.deactivate'));
+    deactivate.addEventListener('click', () => runAction(deactivate, async () => {
+      const action = m.deactivated ? 'reactivate' : 'deactivate';
+      const updated = await post(`${base}/${seg(m.user_id)}/${action}`, {});
+      toast(t(m.deactivated ? 'members.reactivated' : 'members.deactivated', { name: m.display_name }));
+      replaceRow(m, updated);
+    }));
+
+    const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'member-remove', disabled: self }, t('members.remove'));
+    remove.addEventListener('click', async () => {
+      const ok = await confirmDialog({
+        title: t('members.removeTitle', { name: m.display_name }),
+        message: t('members.removeText'),
+        confirmLabel: t('members.remove'),
+        danger: true,
+      });
+      if (!ok) return;
+      await runAction(remove, async () => {
+        await del(`${base}/${seg(m.user_id)}`);
+        toast(t('members.removed', { name: m.display_name }));
+        await load();
+      });
+    });
+
+    const row = h('li', { class: ['row', m.deactivated && 'is-muted'], testid: 'member-row', dataset: { userId: m.user_id } },
+      avatar(m, 'md'),
+      h('div', { class: 'row-main' },
+        h('p', { class: 'row-title' },
+          h('span', { testid: 'member-name' }, m.display_name),
+          self ? h('span', { class: 'badge' }, t('members.you')) : null,
+          m.deactivated ? h('span', { class: 'badge badge-warn', testid: 'member-deactivated' }, t('members.deactivatedBadge')) : null,
+        ),
+        h('p', { class: 'row-meta' },
+          h('span', {}, `@${m.username}`),
+          h('span', {}, m.email),
+          h('span', {}, t('members.joined'), ' ', timeEl(m.joined_at)),
+        ),
+      ),
+      h('div', { class: 'row-actions' },
+        h('label', { for: roleId, class: 'visually-hidden' }, t('members.roleFor', { name: m.display_name })),
+        roleSelect, deactivate, remove,
+      ),
+    );
+    row.member = m;
+    return row;
+  }
+
+  function replaceRow(old, updated) {
+    const row = [...list.querySelectorAll('[data-testid="member-row"]')].find((r) => r.member === old);
+    if (row) row.replaceWith(memberRow({ ...old, ...updated }));
+    if (old.user_id === state.user?.id) loadMe().catch(() => {});
+  }
+
+  load();
+
+  return h('div', { class: 'page' },
+    pageHeader(t('members.title'), null),
+    h('div', { class: 'toolbar' },
+      h('label', { for: searchId, class: 'visually-hidden' }, t('members.search')),
+      search,
+      count,
+    ),
+    list,
+  );
+}

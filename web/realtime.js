@@ -1,0 +1,244 @@
+// The realtime connection: one websocket per tab at /api/ws.
+//
+// Protocol (docs/API-CONTRACT.md, "Realtime"):
+//   - the first client frame authenticates: {"type":"auth","id":..,"token":..};
+//     the server answers {"type":"ok","id":..} or {"type":"error","id":..,"code":..}
+//   - {"type":"ping"} is answered with {"type":"pong"}
+//   - close 4001: the session was revoked or the user deactivated -> sign out now
+//   - close 4003: the token failed or expired -> refresh it and reconnect
+//   - any other close: reconnect with exponential backoff
+//
+// Chat and meetings build on this module:
+//   realtime.on('message.created', (frame) => ...)   // any server frame type
+//   await realtime.request({ type: 'subscribe', ... }) // resolves on ok, rejects on error
+//   realtime.addEventListener('status', (e) => e.detail.status)
+// Status values: 'idle' | 'connecting' | 'open' | 'reconnecting'.
+
+const CLOSE_SESSION_ENDED = 4001;
+const CLOSE_AUTH_FAILED = 4003;
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export class RealtimeClient extends EventTarget {
+  constructor() {
+    super();
+    this.status = 'idle';
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.nextId = 1;
+    this.pending = new Map(); // id -> { resolve, reject, timer }
+    this.handlers = new Map(); // type -> Set<fn>
+    this.waiters = []; // resolvers for ready()
+    this.authFailed = false;
+    this.options = null;
+    this.onOnline = () => {
+      if (this.status === 'reconnecting') this.reconnectNow();
+    };
+  }
+
+  /**
+   * Start (or restart) the connection.
+   *   getToken(): the current access token
+   *   refreshToken(): Promise that refreshes it (rejects with err.status > 0 when the session is gone)
+   *   onSessionEnded(reason): called once when the server ends the session (4001) or a refresh fails
+   */
+  start({ getToken, refreshToken, onSessionEnded }) {
+    this.stop();
+    this.options = { getToken, refreshToken, onSessionEnded };
+    window.addEventListener('online', this.onOnline);
+    this.connect();
+  }
+
+  /** Close for good (sign-out). Pending requests are rejected. */
+  stop() {
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.options = null;
+    this.attempt = 0;
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      detach(ws);
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, 'bye');
+    }
+    this.failPending(new Error('realtime stopped'));
+    this.setStatus('idle');
+  }
+
+  /** Subscribe to server frames of one type ('*' for all). Returns an unsubscribe function. */
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(fn);
+    return () => this.handlers.get(type)?.delete(fn);
+  }
+
+  /** Send a frame now if authenticated; returns whether it was sent. */
+  send(frame) {
+    if (this.status !== 'open' || !this.ws) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Resolves when the connection is open and authenticated. */
+  ready() {
+    if (this.status === 'open') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Send a request frame with an id; resolves with the `ok` frame, rejects with the `error` frame. */
+  async request(frame) {
+    await this.ready();
+    const id = String(this.nextId++);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error('realtime request timed out'));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      if (!this.send({ ...frame, id })) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new Error('realtime not connected'));
+      }
+    });
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  connect() {
+    if (!this.options) return;
+    const token = this.options.getToken();
+    if (!token) return;
+    this.authFailed = false;
+    this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${scheme}//${location.host}/api/ws`);
+    this.ws = ws;
+    const authId = String(this.nextId++);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', id: authId, token }));
+    ws.onmessage = (event) => this.handleFrame(event.data, authId);
+    ws.onclose = (event) => this.handleClose(ws, event.code);
+    ws.onerror = () => {}; // a close event always follows
+  }
+
+  handleFrame(data, authId) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame.type !== 'string') return;
+    if (frame.type === 'ping') {
+      this.ws?.send(JSON.stringify({ type: 'pong' }));
+      return;
+    }
+    if (frame.id === authId && this.status !== 'open') {
+      if (frame.type === 'ok') {
+        this.attempt = 0;
+        this.setStatus('open');
+        this.waiters.splice(0).forEach((resolve) => resolve());
+      } else if (frame.type === 'error') {
+        this.authFailed = true; // the server closes next; handled in handleClose
+      }
+      return;
+    }
+    if ((frame.type === 'ok' || frame.type === 'error') && frame.id != null && this.pending.has(String(frame.id))) {
+      const entry = this.pending.get(String(frame.id));
+      this.pending.delete(String(frame.id));
+      clearTimeout(entry.timer);
+      if (frame.type === 'ok') entry.resolve(frame);
+      else entry.reject(Object.assign(new Error(frame.message || frame.code || 'error'), { frame }));
+      return;
+    }
+    this.emit(frame.type, frame);
+    this.emit('*', frame);
+  }
+
+  emit(type, frame) {
+    const set = this.handlers.get(type);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(frame);
+      } catch (err) {
+        console.error('realtime handler failed', err);
+      }
+    }
+  }
+
+  async handleClose(ws, code) {
+    if (ws !== this.ws) return; // an old socket we already replaced or stopped
+    detach(ws);
+    this.ws = null;
+    this.failPending(new Error('realtime connection closed'));
+    const options = this.options;
+    if (!options) return;
+
+    if (code === CLOSE_SESSION_ENDED) {
+      this.stop();
+      options.onSessionEnded('ended');
+      return;
+    }
+    if (code === CLOSE_AUTH_FAILED || this.authFailed) {
+      try {
+        await options.refreshToken();
+      } catch (err) {
+        if (err && err.status > 0) {
+          this.stop();
+          options.onSessionEnded('expired');
+          return;
+        }
+        // network trouble: fall through to the ordinary backoff
+      }
+      if (this.options !== options) return; // stopped meanwhile
+      // Reconnect at once after the first auth failure, back off if it repeats.
+      this.attempt += 1;
+      if (this.attempt === 1) {
+        this.connect();
+        return;
+      }
+      this.scheduleReconnect();
+      return;
+    }
+    this.attempt += 1;
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    this.setStatus('reconnecting');
+    const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.attempt - 1, 10));
+    const delay = exp / 2 + Math.random() * (exp / 2);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  reconnectNow() {
+    clearTimeout(this.timer);
+    this.connect();
+  }
+
+  failPending(error) {
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  setStatus(status) {
+    if (this.status === status) return;
+    this.status = status;
+    this.dispatchEvent(new CustomEvent('status', { detail: { status, attempt: this.attempt } }));
+  }
+}
+
+function detach(ws) {
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+}
+
+/** The tab's single connection. */
+export const realtime = new RealtimeClient();
