@@ -32,8 +32,8 @@ export function homePath() {
 }
 
 /** Adopt an AuthResponse and go where the user was heading. */
-export async function finishSignIn(auth, fallback) {
-  await signIn(auth);
+export async function finishSignIn(auth, fallback, { newAccount = false } = {}) {
+  await signIn(auth, { newAccount });
   signedOutReason = null;
   const target = returnTo || fallback || homePath();
   returnTo = null;

@@ -1,9 +1,9 @@
 // Who is signed in: the user, their workspaces, and the sign-in / sign-out
 // transitions (tokens in api.js, realtime connection in realtime.js).
 
-import { api, get, refresh, setSession, clearSession, setAuthLostHandler, getAccessToken, ApiError } from './api.js';
+import { api, get, patch, refresh, setSession, clearSession, setAuthLostHandler, getAccessToken, ApiError } from './api.js';
 import { realtime } from './realtime.js';
-import { setLang, hasStoredLang, isSupportedLang } from './i18n.js';
+import { getLang, setLang, hasStoredLang, isSupportedLang } from './i18n.js';
 
 export const state = {
   /** @type {null | {id, email, username, display_name, locale, time_zone, avatar_url, created_at}} */
@@ -37,10 +37,24 @@ export async function restore() {
   }
 }
 
-/** Take an AuthResponse from login, register or setup. */
-export async function signIn(auth) {
+/**
+ * Take an AuthResponse from login, register or setup. A new account gets the
+ * language and time zone the person is using now (the server defaults them).
+ */
+export async function signIn(auth, { newAccount = false } = {}) {
   setSession(auth);
+  if (newAccount) {
+    try {
+      auth = { ...auth, user: await patch('/api/me', { locale: getLang(), time_zone: localTimeZone() }) };
+    } catch {
+      // Not worth failing the sign-up over; the profile page can set these.
+    }
+  }
   await adopt(auth);
+}
+
+export function localTimeZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
 async function adopt(auth) {

@@ -167,6 +167,7 @@ export function toast(message, kind = 'info') {
   if (!host) return;
   const el = h('div', { class: `toast toast-${kind}`, testid: 'toast', role: kind === 'error' ? 'alert' : null }, message);
   host.appendChild(el);
+  while (host.children.length > 3) host.firstElementChild.remove();
   setTimeout(() => el.remove(), kind === 'error' ? 7000 : 4000);
 }
 

@@ -89,19 +89,33 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
     let state = app.state;
     let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     match command {
-        AdminCommand::CreateUser { email, password, name, username, workspace, role } => {
+        AdminCommand::CreateUser {
+            email,
+            password,
+            name,
+            username,
+            workspace,
+            role,
+        } => {
             let role = Role::parse(&role).map_err(fail)?;
-            let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+            let username =
+                username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
             let sign_up = SignUp::parse(&email, &username, &name, &password, None).map_err(fail)?;
             let hash = state.passwords.hash(password).await.map_err(fail)?;
             let mut tx = state.store.begin().await?;
-            let user = users::create(&mut tx, sign_up.into_new_user(hash)).await.map_err(fail)?;
+            let user = users::create(&mut tx, sign_up.into_new_user(hash))
+                .await
+                .map_err(fail)?;
             if let Some(ws_name) = workspace {
                 match find_workspace(&state.store, &ws_name).await? {
-                    Some(ws) => members::add_in(&mut tx, ws, user.id, role).await.map_err(fail)?,
+                    Some(ws) => members::add_in(&mut tx, ws, user.id, role)
+                        .await
+                        .map_err(fail)?,
                     None => {
                         let name = workspaces::parse_name(&ws_name).map_err(fail)?;
-                        let ws = workspaces::create_in(&mut tx, &name, user.id).await.map_err(fail)?;
+                        let ws = workspaces::create_in(&mut tx, &name, user.id)
+                            .await
+                            .map_err(fail)?;
                         println!("created workspace {} ({})", ws.name, ws.id);
                     }
                 }
@@ -112,21 +126,42 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             println!("created user {} ({})", user.username, user.id);
         }
         AdminCommand::ResetPassword { user, password } => {
-            let (row, _) = users::find_for_login(&state.store, &user).await.map_err(fail)?.context("no such user")?;
-            check_new_password(&password, &[&row.email, &row.username, &row.display_name]).map_err(fail)?;
+            let (row, _) = users::find_for_login(&state.store, &user)
+                .await
+                .map_err(fail)?
+                .context("no such user")?;
+            check_new_password(&password, &[&row.email, &row.username, &row.display_name])
+                .map_err(fail)?;
             let hash = Passwords::new().await?.hash(password).await.map_err(fail)?;
-            users::set_password_hash(&state.store, row.id, &hash).await.map_err(fail)?;
-            lifecycle::end_sessions(&state, row.id, None).await.map_err(fail)?;
-            println!("password reset for {}; their sessions have ended", row.username);
+            users::set_password_hash(&state.store, row.id, &hash)
+                .await
+                .map_err(fail)?;
+            lifecycle::end_sessions(&state, row.id, None)
+                .await
+                .map_err(fail)?;
+            println!(
+                "password reset for {}; their sessions have ended",
+                row.username
+            );
         }
         AdminCommand::Deactivate { user } => {
-            let (row, _) = users::find_for_login(&state.store, &user).await.map_err(fail)?.context("no such user")?;
-            lifecycle::set_active(&state, row.id, false).await.map_err(fail)?;
+            let (row, _) = users::find_for_login(&state.store, &user)
+                .await
+                .map_err(fail)?
+                .context("no such user")?;
+            lifecycle::set_active(&state, row.id, false)
+                .await
+                .map_err(fail)?;
             println!("deactivated {}", row.username);
         }
         AdminCommand::Reactivate { user } => {
-            let (row, _) = users::find_for_login(&state.store, &user).await.map_err(fail)?.context("no such user")?;
-            lifecycle::set_active(&state, row.id, true).await.map_err(fail)?;
+            let (row, _) = users::find_for_login(&state.store, &user)
+                .await
+                .map_err(fail)?
+                .context("no such user")?;
+            lifecycle::set_active(&state, row.id, true)
+                .await
+                .map_err(fail)?;
             println!("reactivated {}", row.username);
         }
     }
@@ -134,9 +169,14 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn find_workspace(store: &Store, name_or_slug: &str) -> anyhow::Result<Option<crate::store::ids::WorkspaceId>> {
-    Ok(db!(store.read(), c => sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = $1 OR name = $1 ORDER BY created_at LIMIT 1")
+async fn find_workspace(
+    store: &Store,
+    name_or_slug: &str,
+) -> anyhow::Result<Option<crate::store::ids::WorkspaceId>> {
+    Ok(
+        db!(store.read(), c => sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = $1 OR name = $1 ORDER BY created_at LIMIT 1")
         .bind(name_or_slug)
         .fetch_optional(c)
-        .await)?)
+        .await)?,
+    )
 }

@@ -125,9 +125,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.listen
-            .parse::<SocketAddr>()
-            .with_context(|| format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen))?;
+        self.listen.parse::<SocketAddr>().with_context(|| {
+            format!(
+                "listen: {:?} is not an address like 127.0.0.1:8080",
+                self.listen
+            )
+        })?;
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be \"text\" or \"json\""
@@ -136,7 +139,10 @@ impl Config {
             self.access_token_ttl_secs >= 30,
             "access_token_ttl_secs must be at least 30"
         );
-        anyhow::ensure!(self.session_ttl_days >= 1, "session_ttl_days must be at least 1");
+        anyhow::ensure!(
+            self.session_ttl_days >= 1,
+            "session_ttl_days must be at least 1"
+        );
         if !self.public_url.is_empty() {
             anyhow::ensure!(
                 self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
@@ -190,14 +196,21 @@ mod tests {
             redact_url_password("postgres://app:s3cret@db/convene"),
             "postgres://app:<redacted>@db/convene"
         );
-        assert_eq!(redact_url_password("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        assert_eq!(
+            redact_url_password("sqlite://./data/x.db"),
+            "sqlite://./data/x.db"
+        );
     }
 
     #[test]
     fn flags_beat_file_and_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n",
+        )
+        .expect("write");
         let overrides = Overrides {
             listen: Some("127.0.0.1:9100".into()),
             ..Default::default()
@@ -206,6 +219,24 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9100");
         assert_eq!(c.log_format, "json");
         assert_eq!(c.access_token_ttl_secs, 900);
+    }
+
+    #[test]
+    fn the_example_file_documents_every_setting_with_its_default() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.example.toml");
+        let text = std::fs::read_to_string(&path).expect("config.example.toml");
+        // Uncomment optional keys so every documented key is parsed.
+        let text = text.replace("# web_dir", "web_dir");
+        let from_file: toml::Table = toml::from_str(&text).expect("valid TOML");
+        let defaults = toml::Table::try_from(Config::default()).expect("serialize");
+        for key in defaults.keys() {
+            assert!(from_file.contains_key(key), "config.example.toml lacks {key}");
+            assert_eq!(from_file[key], defaults[key], "example value of {key} is not the default");
+        }
+        for key in from_file.keys().filter(|k| *k != "web_dir") {
+            assert!(defaults.contains_key(key), "config.example.toml documents unknown key {key}");
+        }
+        Config::load(Some(&path), &Overrides::default()).expect("the example loads");
     }
 
     #[test]

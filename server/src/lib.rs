@@ -90,7 +90,11 @@ impl App {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate().await?;
-        let tokens = TokenKeys::load(&config.jwt_secret, &config.data_dir, config.access_token_ttl_secs)?;
+        let tokens = TokenKeys::load(
+            &config.jwt_secret,
+            &config.data_dir,
+            config.access_token_ttl_secs,
+        )?;
         let public_url: Arc<str> = if config.public_url.is_empty() {
             public_url.trim_end_matches('/').into()
         } else {
@@ -108,7 +112,11 @@ impl App {
         };
         http::health::prometheus();
         let router = router(state.clone());
-        Ok(App { state, router, setup_token })
+        Ok(App {
+            state,
+            router,
+            setup_token,
+        })
     }
 
     /// The setup link to print on first start.
@@ -119,7 +127,11 @@ impl App {
     }
 
     /// Serve on `listener` until `shutdown` resolves, then drain for the grace period.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let limits = state.limits.clone();
         let sweeper = tokio::spawn(async move {
@@ -140,7 +152,8 @@ impl App {
         };
         let server = axum::serve(
             listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
         let result = tokio::select! {
@@ -165,10 +178,13 @@ fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     let api = api
         .route_layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .route("/api/openapi.json", get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
         .route("/api/ws", get(realtime::gateway::upgrade))
         .route("/api/{*rest}", axum::routing::any(web::api_not_found))
         .method_not_allowed_fallback(web::method_not_allowed)
@@ -176,7 +192,10 @@ fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .route("/healthz", get(http::health::healthz))
-        .route("/readyz", get(http::health::readyz).with_state(state.clone()))
+        .route(
+            "/readyz",
+            get(http::health::readyz).with_state(state.clone()),
+        )
         .route("/metrics", get(http::health::metrics))
         .merge(web::client(state.config.web_dir.as_deref()));
     http::layers::apply(app)

@@ -24,10 +24,12 @@ async fn embedded(uri: Uri, headers: HeaderMap) -> Response {
     let (file, _) = match Assets::get(path) {
         Some(f) if !path.is_empty() => (f, path),
         // Paths without an extension are client routes (e.g. /w/<id>/admin).
-        _ if !path.rsplit('/').next().unwrap_or_default().contains('.') => match Assets::get("index.html") {
-            Some(f) => (f, "index.html"),
-            None => return StatusCode::NOT_FOUND.into_response(),
-        },
+        _ if !path.rsplit('/').next().unwrap_or_default().contains('.') => {
+            match Assets::get("index.html") {
+                Some(f) => (f, "index.html"),
+                None => return StatusCode::NOT_FOUND.into_response(),
+            }
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
@@ -59,9 +61,8 @@ fn hex(bytes: &[u8]) -> String {
 /// The client router: embedded, or from `dir` when set (development).
 pub fn client<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S> {
     match dir {
-        Some(dir) => Router::new().fallback_service(
-            ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
-        ),
+        Some(dir) => Router::new()
+            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => Router::new().fallback(embedded),
     }
 }
@@ -103,7 +104,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }

@@ -7,7 +7,7 @@ import {
   field, selectField, errorBox, noticeBox, onSubmit, runAction, pageHeader, loading, avatar, forgetAvatar,
   confirmDialog, toast, timeEl, messageOf,
 } from '../ui.js';
-import { state, setUser, signOut } from '../session.js';
+import { state, setUser, signOut, localTimeZone } from '../session.js';
 
 const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
@@ -110,6 +110,16 @@ function timeZones() {
   }
 }
 
+/** Whether this browser knows the IANA zone name. */
+function isTimeZone(zone) {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function profileCard() {
   const user = state.user;
   const displayName = field({ label: t('field.displayName'), name: 'display_name', testid: 'profile-display-name', required: true, value: user.display_name, autocomplete: 'name' });
@@ -118,7 +128,7 @@ function profileCard() {
     options: LANGS.map((l) => ({ value: l.code, label: l.label })),
   });
   const tzList = h('datalist', { id: 'tz-list' }, timeZones().map((z) => h('option', { value: z })));
-  const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const localZone = localTimeZone();
   const timeZone = field({
     label: t('profile.timeZone'), name: 'time_zone', testid: 'profile-time-zone', value: user.time_zone || localZone,
     list: 'tz-list', autocomplete: 'off', hint: t('profile.timeZoneHint', { zone: localZone }), spellcheck: 'false',
@@ -135,6 +145,11 @@ function profileCard() {
   );
   onSubmit(form, errors, async () => {
     saved.clear();
+    if (!isTimeZone(timeZone.input.value.trim())) {
+      errors.show(t('profile.badZone'));
+      timeZone.input.focus();
+      return;
+    }
     const updated = await patch('/api/me', {
       display_name: displayName.input.value.trim(),
       locale: locale.input.value,

@@ -10,11 +10,25 @@ const PAGE = 50;
 /** The `before` cursor for the next page: the id of the oldest entry shown so far. */
 const cursorOf = (entry) => entry.id;
 
+/** `detail` is free-form JSON: show an object as "key: value" pairs. */
 function detailText(detail) {
   if (detail == null || detail === '') return '';
-  if (typeof detail === 'string') return detail;
-  if (typeof detail === 'object' && !Object.keys(detail).length) return '';
-  return JSON.stringify(detail);
+  if (typeof detail !== 'object') return String(detail);
+  if (Array.isArray(detail)) return JSON.stringify(detail);
+  return Object.entries(detail)
+    .filter(([, v]) => v != null && v !== '')
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join(', ');
+}
+
+/** Target as "type · short id", the full id in the tooltip. */
+function targetCell(e) {
+  if (!e.target_type && !e.target_id) return h('td', { class: 'muted', 'data-label': t('audit.target') });
+  const id = e.target_id ? String(e.target_id) : '';
+  // Ids are time-ordered (their heads repeat), so the tail tells them apart.
+  const short = id.length > 12 ? `…${id.slice(-8)}` : id;
+  return h('td', { class: 'muted', 'data-label': t('audit.target'), title: id || null },
+    [e.target_type, short].filter(Boolean).join(' · '));
 }
 
 export function auditPage(ctx) {
@@ -89,13 +103,14 @@ export function auditPage(ctx) {
         h('th', { scope: 'col' }, t('audit.detail')),
         h('th', { scope: 'col' }, t('audit.ip')),
       )),
+      // data-label lets narrow screens show each row as a labelled card.
       h('tbody', {}, entries.map((e) => h('tr', { testid: 'audit-row', dataset: { action: e.action } },
-        h('td', { class: 'nowrap' }, timeEl(e.created_at)),
-        h('td', {}, e.actor_name || (e.actor_id ? e.actor_id : t('audit.system'))),
-        h('td', {}, h('code', { class: 'action-code' }, e.action)),
-        h('td', { class: 'muted' }, [e.target_type, e.target_id].filter(Boolean).join(' · ')),
-        h('td', { class: 'detail-cell' }, detailText(e.detail)),
-        h('td', { class: 'muted nowrap' }, e.ip || ''),
+        h('td', { class: 'nowrap', 'data-label': t('audit.time') }, timeEl(e.created_at)),
+        h('td', { 'data-label': t('audit.actor') }, e.actor_name || e.actor_id || t('audit.system')),
+        h('td', { 'data-label': t('audit.action') }, h('code', { class: 'action-code' }, e.action)),
+        targetCell(e),
+        h('td', { class: 'detail-cell', 'data-label': t('audit.detail') }, detailText(e.detail)),
+        h('td', { class: 'muted nowrap', 'data-label': t('audit.ip') }, e.ip || ''),
       ))),
     ));
   }

@@ -68,7 +68,7 @@ export function teamsPage(ctx) {
 
   const treeHost = h('div', { class: 'list-card team-tree', testid: 'team-tree' }, loading());
   const panelHost = h('section', { class: 'card team-panel', testid: 'team-panel', 'aria-live': 'polite' });
-  const createHost = h('section', { class: 'card', 'aria-labelledby': 'team-create-title' });
+  const createHost = h('section', { class: 'card team-create', 'aria-labelledby': 'team-create-title' });
 
   const loadTeams = async () => {
     try {
@@ -122,28 +122,43 @@ export function teamsPage(ctx) {
     const name = h('button', {
       type: 'button', class: 'team-name', testid: 'team-select', 'aria-pressed': String(isSelected),
     }, h('span', { class: 'team-icon', 'aria-hidden': 'true' }), h('span', { class: 'team-label' }, team.name),
-    h('span', { class: 'badge', title: t('teams.memberCount', { count: team.member_count }) }, String(team.member_count ?? 0)));
-    name.addEventListener('click', () => select(isSelected ? null : team.id));
+    h('span', { class: 'badge', title: t('teams.memberCount', { count: team.member_count ?? 0 }) }, String(team.member_count ?? 0)));
+    name.addEventListener('click', () => select(team.id));
+    return h('li', { class: 'tree-item', testid: 'team-row', dataset: { teamId: team.id } },
+      h('div', { class: ['tree-row', isSelected && 'is-selected'] }, name));
+  }
 
-    const rename = h('button', { type: 'button', class: 'btn btn-sm btn-quiet', testid: 'team-rename' }, t('teams.rename'));
-    const move = h('button', { type: 'button', class: 'btn btn-sm btn-quiet', testid: 'team-move' }, t('teams.move'));
+  // --- actions on the selected team ---
+
+  function teamActions(team, host) {
+    const rename = h('button', { type: 'button', class: 'btn btn-sm', testid: 'team-rename' }, t('teams.rename'));
+    const move = h('button', { type: 'button', class: 'btn btn-sm', testid: 'team-move' }, t('teams.move'));
+    const addChild = h('button', { type: 'button', class: 'btn btn-sm', testid: 'team-add-child' }, t('teams.addChild'));
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'team-delete' }, t('common.delete'));
-
-    const row = h('div', { class: ['tree-row', isSelected && 'is-selected'] }, name, h('div', { class: 'row-actions' }, rename, move, remove));
-    const li = h('li', { class: 'tree-item', testid: 'team-row', dataset: { teamId: team.id } }, row);
+    const bar = h('div', { class: 'team-actions' }, rename, move, addChild, remove);
+    const formHost = h('div', {});
+    const closeForm = () => {
+      formHost.replaceChildren();
+      bar.hidden = false;
+    };
+    const openForm = (form, focus) => {
+      bar.hidden = true;
+      replace(formHost, form);
+      focus.focus();
+    };
 
     rename.addEventListener('click', () => {
-      const input = field({ label: t('teams.newName'), name: 'name', testid: 'team-rename-input', required: true, value: team.name });
+      const input = field({ label: t('teams.newName'), name: 'name', testid: 'team-rename-input', required: true, value: team.name, autocomplete: 'off' });
       const errors = errorBox('team-rename-error');
       const form = h('form', { class: 'inline-form' }, input, errors, h('div', { class: 'form-actions' },
-        h('button', { type: 'button', class: 'btn btn-sm', onclick: renderTree }, t('common.cancel')),
+        h('button', { type: 'button', class: 'btn btn-sm', onclick: closeForm }, t('common.cancel')),
         h('button', { type: 'submit', class: 'btn btn-sm btn-primary', testid: 'team-rename-save' }, t('common.save')),
       ));
       onSubmit(form, errors, async () => {
         await patch(`${base}/${seg(team.id)}`, { name: input.input.value.trim() });
         await loadTeams();
       });
-      row.replaceWith(form);
+      openForm(form, input.input);
       input.input.select();
     });
 
@@ -154,15 +169,22 @@ export function teamsPage(ctx) {
       });
       const errors = errorBox('team-move-error');
       const form = h('form', { class: 'inline-form' }, parent, errors, h('div', { class: 'form-actions' },
-        h('button', { type: 'button', class: 'btn btn-sm', onclick: renderTree }, t('common.cancel')),
+        h('button', { type: 'button', class: 'btn btn-sm', onclick: closeForm }, t('common.cancel')),
         h('button', { type: 'submit', class: 'btn btn-sm btn-primary', testid: 'team-move-save' }, t('teams.move')),
       ));
       onSubmit(form, errors, async () => {
         await patch(`${base}/${seg(team.id)}`, { parent_id: parent.input.value || null });
         await loadTeams();
       });
-      row.replaceWith(form);
-      parent.input.focus();
+      openForm(form, parent.input);
+    });
+
+    addChild.addEventListener('click', () => {
+      const parentSelect = createHost.querySelector('[data-testid="team-create-parent"]');
+      if (parentSelect) parentSelect.value = team.id;
+      const nameInput = createHost.querySelector('[data-testid="team-create-name"]');
+      nameInput?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+      nameInput?.focus({ preventScroll: true });
     });
 
     remove.addEventListener('click', async () => {
@@ -174,18 +196,18 @@ export function teamsPage(ctx) {
       await runAction(remove, async () => {
         await del(`${base}/${seg(team.id)}`);
         toast(t('teams.deleted', { name: team.name }));
-        if (selectedId === team.id) selectedId = null;
+        if (selectedId === team.id) select(null);
         await loadTeams();
       });
     });
-    return li;
+    replace(host, bar, formHost);
   }
 
   // --- create ---
 
   function renderCreate() {
     const name = field({ label: t('teams.name'), name: 'name', testid: 'team-create-name', required: true, autocomplete: 'off' });
-    const parent = selectField({ label: t('teams.parent'), name: 'parent_id', testid: 'team-create-parent', options: parentOptions(teams), value: selectedId || '' });
+    const parent = selectField({ label: t('teams.parent'), name: 'parent_id', testid: 'team-create-parent', options: parentOptions(teams), value: '' });
     const errors = errorBox('team-create-error');
     const form = h('form', { class: 'form', testid: 'team-create-form' }, name, parent, errors,
       h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'team-create-submit' }, t('teams.create'))));
@@ -204,6 +226,7 @@ export function teamsPage(ctx) {
 
   async function renderPanel() {
     const team = teams.find((x) => x.id === selectedId);
+    panelHost.classList.toggle('is-empty', !team);
     if (!team) {
       panelHost.hidden = !teams.length;
       replace(panelHost, emptyState(t('teams.pickTitle'), t('teams.pickText'), 'team-panel-empty'));
@@ -212,12 +235,20 @@ export function teamsPage(ctx) {
     panelHost.hidden = false;
     const list = h('div', {}, loading());
     const addHost = h('div', { class: 'team-add' });
+    const actionsHost = h('div', {});
+    const parent = teams.find((x) => x.id === team.parent_id);
     replace(panelHost,
-      h('h2', { class: 'card-title', testid: 'team-panel-title' }, team.name),
-      h('p', { class: 'card-subtitle' }, t('teams.membersOf')),
+      h('div', { class: 'panel-head' },
+        h('h2', { class: 'card-title', testid: 'team-panel-title' }, team.name),
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('common.close'), testid: 'team-panel-close', onclick: () => select(null) }, '×'),
+      ),
+      h('p', { class: 'card-subtitle' }, parent ? t('teams.under', { name: parent.name }) : t('teams.isTopLevel')),
+      actionsHost,
+      h('h3', { class: 'subsection-title' }, t('teams.membersOf')),
       list,
       addHost,
     );
+    teamActions(team, actionsHost);
     try {
       const [members, all] = await Promise.all([
         get(`${base}/${seg(team.id)}/members`),
@@ -260,8 +291,7 @@ export function teamsPage(ctx) {
     return h('li', { class: 'row', testid: 'team-member-row', dataset: { userId: m.user_id } },
       avatar({ ...m, avatar_url: member?.avatar_url }, 'sm'),
       h('div', { class: 'row-main' },
-        h('p', { class: 'row-title' }, h('span', {}, m.display_name),
-          m.lead ? h('span', { class: 'badge badge-accent' }, t('teams.lead')) : null),
+        h('p', { class: 'row-title' }, h('span', {}, m.display_name)),
         h('p', { class: 'row-meta' }, `@${m.username}`),
       ),
       h('div', { class: 'row-actions' },
@@ -299,9 +329,6 @@ export function teamsPage(ctx) {
 
   return h('div', { class: 'page' },
     pageHeader(t('teams.title'), t('teams.subtitle')),
-    h('div', { class: 'split' },
-      h('div', { class: 'split-main' }, treeHost, createHost),
-      h('div', { class: 'split-side' }, panelHost),
-    ),
+    h('div', { class: 'teams-layout' }, treeHost, panelHost, createHost),
   );
 }

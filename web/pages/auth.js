@@ -145,7 +145,7 @@ function setupForm(token) {
       workspace_name: workspace.input.value.trim(),
       ...accountValues(fields),
     }, { auth: false });
-    await finishSignIn(auth);
+    await finishSignIn(auth, null, { newAccount: true });
   });
   return form;
 }
@@ -178,7 +178,7 @@ export function registerPage(ctx) {
         const wsId = workspace.input.value;
         const auth = await post('/api/auth/register', { workspace_id: wsId, ...accountValues(fields) }, { auth: false });
         rememberWorkspace(wsId);
-        await finishSignIn(auth, `/w/${encodeURIComponent(wsId)}`);
+        await finishSignIn(auth, `/w/${encodeURIComponent(wsId)}`, { newAccount: true });
       });
       replace(body, form, h('p', { class: 'auth-alt' }, h('a', { href: '/login', testid: 'link-login' }, t('register.haveAccount'))));
     })
@@ -267,7 +267,7 @@ function registerWithInvite(token, invite) {
   onSubmit(form, errors, async () => {
     const auth = await post('/api/auth/register', { invite_token: token, ...accountValues(fields) }, { auth: false });
     rememberWorkspace(invite.workspace_id);
-    await finishSignIn(auth, `/w/${encodeURIComponent(invite.workspace_id)}`);
+    await finishSignIn(auth, `/w/${encodeURIComponent(invite.workspace_id)}`, { newAccount: true });
   });
   const signInLink = h('a', { href: '/login', testid: 'invite-sign-in', onclick: () => setReturnTo(location.pathname + location.hash) }, t('invite.signIn'));
   return h('div', {}, form, h('p', { class: 'auth-alt' }, t('invite.haveAccount'), ' ', signInLink));

@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::AppState;
 use crate::accounts::lifecycle;
 use crate::accounts::model::{Email, User, UserRow, Username, display_name, locale};
 use crate::accounts::sessions::{self, Origin, Rotation};
@@ -19,13 +20,12 @@ use crate::auth::password::check_new_password;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::client::ClientInfo;
 use crate::http::extract::Json;
+use crate::orgs::Role;
 use crate::orgs::audit::{self, Event};
 use crate::orgs::invites;
 use crate::orgs::members;
 use crate::orgs::workspaces::{self, OpenWorkspace};
-use crate::orgs::Role;
 use crate::store::ids::{SessionId, WorkspaceId};
-use crate::AppState;
 
 /// Name of the refresh-token cookie (scoped to `/api/auth`).
 pub const REFRESH_COOKIE: &str = "convene_refresh";
@@ -57,7 +57,13 @@ fn refresh_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
 }
 
 /// The JSON body plus the refresh cookie.
-pub fn auth_response(state: &AppState, user: UserRow, session: SessionId, refresh: String, status: StatusCode) -> AppResult<Response> {
+pub fn auth_response(
+    state: &AppState,
+    user: UserRow,
+    session: SessionId,
+    refresh: String,
+    status: StatusCode,
+) -> AppResult<Response> {
     let access_token = state.tokens.issue(user.id, session)?;
     let cookie = refresh_cookie(state, refresh.clone(), state.session_ttl_ms() / 1000);
     let body = AuthResponse {
@@ -69,7 +75,9 @@ pub fn auth_response(state: &AppState, user: UserRow, session: SessionId, refres
         user: user.into(),
     };
     let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -77,7 +85,10 @@ pub fn auth_response(state: &AppState, user: UserRow, session: SessionId, refres
 }
 
 fn clear_cookie(state: &AppState) -> (header::HeaderName, String) {
-    (header::SET_COOKIE, refresh_cookie(state, String::new(), 0).to_string())
+    (
+        header::SET_COOKIE,
+        refresh_cookie(state, String::new(), 0).to_string(),
+    )
 }
 
 /// Validated sign-up fields shared by setup and registration.
@@ -89,13 +100,24 @@ pub struct SignUp {
 }
 
 impl SignUp {
-    pub fn parse(email: &str, username: &str, name: &str, password: &str, loc: Option<&str>) -> AppResult<SignUp> {
+    pub fn parse(
+        email: &str,
+        username: &str,
+        name: &str,
+        password: &str,
+        loc: Option<&str>,
+    ) -> AppResult<SignUp> {
         let email = Email::parse(email)?;
         let username = Username::parse(username)?;
         let display_name = display_name(name)?;
         let locale = loc.map(locale).transpose()?.unwrap_or_else(|| "en".into());
         check_new_password(password, &[&email.0, &username.0, &display_name])?;
-        Ok(SignUp { email, username, display_name, locale })
+        Ok(SignUp {
+            email,
+            username,
+            display_name,
+            locale,
+        })
     }
 
     pub fn into_new_user(self, password_hash: String) -> NewUser {
@@ -136,9 +158,15 @@ pub struct LoginRequest {
     request_body = LoginRequest,
     responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(body): Json<LoginRequest>) -> AppResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<LoginRequest>,
+) -> AppResult<Response> {
     if body.login.len() > 254 || body.password.chars().count() > crate::auth::password::MAX_LEN {
-        return Err(AppError::Unauthorized("wrong email, username or password".into()));
+        return Err(AppError::Unauthorized(
+            "wrong email, username or password".into(),
+        ));
     }
     state.limits.login(&body.login, client.ip)?;
     let found = users::find_for_login(&state.store, &body.login).await?;
@@ -163,19 +191,31 @@ pub async fn login(State(state): State<AppState>, client: ClientInfo, Json(body)
                 Some(u) => audit::record_for_user_workspaces(&state.store, u.id, event).await?,
                 None => audit::record(&state.store, event).await?,
             }
-            return Err(AppError::Unauthorized("wrong email, username or password".into()));
+            return Err(AppError::Unauthorized(
+                "wrong email, username or password".into(),
+            ));
         }
     };
-    let (session, refresh) = sessions::create(&state.store, user.id, &origin(&client, body.device.as_deref()), state.session_ttl_ms()).await?;
-    audit::record_for_user_workspaces(&state.store, user.id, Event {
-        workspace: None,
-        actor: Some(user.id),
-        action: "auth.login",
-        target_type: Some("session"),
-        target_id: Some(session.to_string()),
-        detail: serde_json::json!({}),
-        ip: client.ip_string(),
-    })
+    let (session, refresh) = sessions::create(
+        &state.store,
+        user.id,
+        &origin(&client, body.device.as_deref()),
+        state.session_ttl_ms(),
+    )
+    .await?;
+    audit::record_for_user_workspaces(
+        &state.store,
+        user.id,
+        Event {
+            workspace: None,
+            actor: Some(user.id),
+            action: "auth.login",
+            target_type: Some("session"),
+            target_id: Some(session.to_string()),
+            detail: serde_json::json!({}),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     auth_response(&state, user, session, refresh, StatusCode::OK)
 }
@@ -193,21 +233,32 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn refresh(State(state): State<AppState>, jar: CookieJar, Json(body): Json<RefreshRequest>) -> AppResult<Response> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Json(body): Json<RefreshRequest>,
+) -> AppResult<Response> {
     let token = body
         .refresh_token
         .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned()))
         .filter(|t| !t.is_empty() && t.len() <= 200)
         .ok_or_else(|| AppError::Unauthorized("no refresh token".into()))?;
     match sessions::rotate(&state.store, &token, state.session_ttl_ms()).await {
-        Ok(Rotation::Rotated { user, session, refresh }) => {
+        Ok(Rotation::Rotated {
+            user,
+            session,
+            refresh,
+        }) => {
             let user = users::get(&state.store, user).await?;
             auth_response(&state, user, session, refresh, StatusCode::OK)
         }
         Ok(Rotation::ReuseDetected { session }) => {
             state.hub.disconnect_session(session);
             tracing::warn!(%session, "refresh token reuse detected; session revoked");
-            let mut response = AppError::Unauthorized("this refresh token was already used; the session has been ended".into()).into_response();
+            let mut response = AppError::Unauthorized(
+                "this refresh token was already used; the session has been ended".into(),
+            )
+            .into_response();
             let (name, value) = clear_cookie(&state);
             if let Ok(v) = HeaderValue::from_str(&value) {
                 response.headers_mut().append(name, v);
@@ -229,7 +280,10 @@ pub async fn refresh(State(state): State<AppState>, jar: CookieJar, Json(body): 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", operation_id = "logout",
     security(("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn logout(State(state): State<AppState>, me: CurrentUser) -> AppResult<impl IntoResponse> {
+pub async fn logout(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> AppResult<impl IntoResponse> {
     sessions::revoke(&state.store, me.user_id, me.session_id).await?;
     state.hub.disconnect_session(me.session_id);
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]))
@@ -239,7 +293,10 @@ pub async fn logout(State(state): State<AppState>, me: CurrentUser) -> AppResult
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", operation_id = "logoutAll",
     security(("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn logout_all(State(state): State<AppState>, me: CurrentUser) -> AppResult<impl IntoResponse> {
+pub async fn logout_all(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> AppResult<impl IntoResponse> {
     lifecycle::end_sessions(&state, me.user_id, None).await?;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]))
 }
@@ -273,9 +330,19 @@ enum Join {
     responses((status = 201, body = AuthResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn register(State(state): State<AppState>, client: ClientInfo, Json(body): Json<RegisterRequest>) -> AppResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<RegisterRequest>,
+) -> AppResult<Response> {
     state.limits.register(client.ip)?;
-    let sign_up = SignUp::parse(&body.email, &body.username, &body.display_name, &body.password, body.locale.as_deref())?;
+    let sign_up = SignUp::parse(
+        &body.email,
+        &body.username,
+        &body.display_name,
+        &body.password,
+        body.locale.as_deref(),
+    )?;
     let join = match (body.invite_token, body.workspace_id) {
         (Some(_), Some(_)) => return Err(AppError::Validation("give either invite_token or workspace_id, not both".into())),
         (None, None) => return Err(AppError::Validation("registration needs an invite_token or the workspace_id of a workspace with open registration".into())),
@@ -286,7 +353,9 @@ pub async fn register(State(state): State<AppState>, client: ClientInfo, Json(bo
         (Some(token), None) => Join::Invite(token),
     };
     if users::exists(&state.store, &sign_up.email, &sign_up.username).await? {
-        return Err(AppError::Conflict("that email or username is already taken".into()));
+        return Err(AppError::Conflict(
+            "that email or username is already taken".into(),
+        ));
     }
     let email = sign_up.email.0.clone();
     let password_hash = state.passwords.hash(body.password).await?;
@@ -302,16 +371,25 @@ pub async fn register(State(state): State<AppState>, client: ClientInfo, Json(bo
             (ws, Role::Member, "open_registration")
         }
     };
-    let (session, refresh) = sessions::create_in(&mut tx, user.id, &origin(&client, body.device.as_deref()), state.session_ttl_ms()).await?;
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws),
-        actor: Some(user.id),
-        action: "member.joined",
-        target_type: Some("user"),
-        target_id: Some(user.id.to_string()),
-        detail: serde_json::json!({ "role": role, "via": via, "username": user.username }),
-        ip: client.ip_string(),
-    })
+    let (session, refresh) = sessions::create_in(
+        &mut tx,
+        user.id,
+        &origin(&client, body.device.as_deref()),
+        state.session_ttl_ms(),
+    )
+    .await?;
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws),
+            actor: Some(user.id),
+            action: "member.joined",
+            target_type: Some("user"),
+            target_id: Some(user.id.to_string()),
+            detail: serde_json::json!({ "role": role, "via": via, "username": user.username }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     auth_response(&state, user, session, refresh, StatusCode::CREATED)

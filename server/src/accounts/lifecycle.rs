@@ -20,7 +20,11 @@ pub async fn set_active(state: &AppState, user: UserId, active: bool) -> AppResu
 }
 
 /// Revoke all of `user`'s sessions but `keep`, and close their connections.
-pub async fn end_sessions(state: &AppState, user: UserId, keep: Option<SessionId>) -> AppResult<()> {
+pub async fn end_sessions(
+    state: &AppState,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> AppResult<()> {
     for session in sessions::revoke_all(&state.store, user, keep).await? {
         state.hub.disconnect_session(session);
     }

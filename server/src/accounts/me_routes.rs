@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::AppState;
 use crate::accounts::lifecycle;
 use crate::accounts::model::{User, display_name, locale, time_zone};
 use crate::accounts::sessions::{self, Session};
@@ -19,7 +20,6 @@ use crate::http::extract::{Json, Path};
 use crate::orgs::audit::{self, Event};
 use crate::orgs::workspaces::{self, WorkspaceSummary};
 use crate::store::ids::{SessionId, UserId};
-use crate::AppState;
 
 /// Me and my workspaces.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,13 +54,21 @@ pub struct UpdateProfile {
 #[utoipa::path(patch, path = "/api/me", tag = "me", operation_id = "updateMe", request_body = UpdateProfile,
     security(("bearer" = [])), responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn update_profile(State(state): State<AppState>, me: CurrentUser, Json(body): Json<UpdateProfile>) -> AppResult<Json<User>> {
+pub async fn update_profile(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<UpdateProfile>,
+) -> AppResult<Json<User>> {
     let change = ProfileChange {
         display_name: body.display_name.as_deref().map(display_name).transpose()?,
         locale: body.locale.as_deref().map(locale).transpose()?,
         time_zone: body.time_zone.as_deref().map(time_zone).transpose()?,
     };
-    Ok(Json(users::update_profile(&state.store, me.user_id, change).await?.into()))
+    Ok(Json(
+        users::update_profile(&state.store, me.user_id, change)
+            .await?
+            .into(),
+    ))
 }
 
 /// Decode an uploaded image and turn it into a 256×256 PNG, on the blocking pool.
@@ -92,7 +100,12 @@ async fn avatar_png(bytes: Bytes, format: image::ImageFormat) -> AppResult<Vec<u
     security(("bearer" = [])),
     responses((status = 200, body = User), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn put_avatar(State(state): State<AppState>, me: CurrentUser, headers: HeaderMap, body: Bytes) -> AppResult<Json<User>> {
+pub async fn put_avatar(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<User>> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -112,15 +125,26 @@ pub async fn put_avatar(State(state): State<AppState>, me: CurrentUser, headers:
         return Err(AppError::Validation("the image is empty".into()));
     }
     let png = avatar_png(body, format).await?;
-    Ok(Json(users::set_avatar(&state.store, me.user_id, Some(png)).await?.into()))
+    Ok(Json(
+        users::set_avatar(&state.store, me.user_id, Some(png))
+            .await?
+            .into(),
+    ))
 }
 
 /// Remove my avatar.
 #[utoipa::path(delete, path = "/api/me/avatar", tag = "me", operation_id = "deleteAvatar", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn delete_avatar(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<User>> {
-    Ok(Json(users::set_avatar(&state.store, me.user_id, None).await?.into()))
+pub async fn delete_avatar(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> AppResult<Json<User>> {
+    Ok(Json(
+        users::set_avatar(&state.store, me.user_id, None)
+            .await?
+            .into(),
+    ))
 }
 
 /// A person's avatar (for people who share a workspace with them).
@@ -128,7 +152,11 @@ pub async fn delete_avatar(State(state): State<AppState>, me: CurrentUser) -> Ap
     params(("id" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn get_avatar(State(state): State<AppState>, me: CurrentUser, Path(id): Path<UserId>) -> AppResult<Response> {
+pub async fn get_avatar(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<UserId>,
+) -> AppResult<Response> {
     if !users::share_a_workspace(&state.store, me.user_id, id).await? {
         return Err(AppError::not_found("avatar"));
     }
@@ -136,7 +164,10 @@ pub async fn get_avatar(State(state): State<AppState>, me: CurrentUser, Path(id)
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
         ],
         png,
     )
@@ -163,26 +194,37 @@ pub async fn change_password(
     Json(body): Json<ChangePassword>,
 ) -> AppResult<StatusCode> {
     let user = users::get(&state.store, me.user_id).await?;
-    check_new_password(&body.new_password, &[&user.email, &user.username, &user.display_name])?;
+    check_new_password(
+        &body.new_password,
+        &[&user.email, &user.username, &user.display_name],
+    )?;
     if body.current_password.chars().count() > crate::auth::password::MAX_LEN {
         return Err(AppError::Forbidden("current password is wrong".into()));
     }
     let hash = users::password_hash(&state.store, me.user_id).await?;
-    if !state.passwords.verify(body.current_password, Some(hash)).await {
+    if !state
+        .passwords
+        .verify(body.current_password, Some(hash))
+        .await
+    {
         return Err(AppError::Forbidden("current password is wrong".into()));
     }
     let new_hash = state.passwords.hash(body.new_password).await?;
     users::set_password_hash(&state.store, me.user_id, &new_hash).await?;
     lifecycle::end_sessions(&state, me.user_id, Some(me.session_id)).await?;
-    audit::record_for_user_workspaces(&state.store, me.user_id, Event {
-        workspace: None,
-        actor: Some(me.user_id),
-        action: "auth.password_changed",
-        target_type: Some("user"),
-        target_id: Some(me.user_id.to_string()),
-        detail: serde_json::json!({}),
-        ip: client.ip_string(),
-    })
+    audit::record_for_user_workspaces(
+        &state.store,
+        me.user_id,
+        Event {
+            workspace: None,
+            actor: Some(me.user_id),
+            action: "auth.password_changed",
+            target_type: Some("user"),
+            target_id: Some(me.user_id.to_string()),
+            detail: serde_json::json!({}),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -191,8 +233,13 @@ pub async fn change_password(
 #[utoipa::path(get, path = "/api/me/sessions", tag = "me", operation_id = "listSessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<Session>), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list_sessions(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<Vec<Session>>> {
-    Ok(Json(sessions::list(&state.store, me.user_id, me.session_id).await?))
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> AppResult<Json<Vec<Session>>> {
+    Ok(Json(
+        sessions::list(&state.store, me.user_id, me.session_id).await?,
+    ))
 }
 
 /// Sign out one of my devices.
@@ -200,7 +247,11 @@ pub async fn list_sessions(State(state): State<AppState>, me: CurrentUser) -> Ap
     params(("id" = String, Path, description = "session id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn revoke_session(State(state): State<AppState>, me: CurrentUser, Path(id): Path<SessionId>) -> AppResult<StatusCode> {
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<SessionId>,
+) -> AppResult<StatusCode> {
     if !sessions::revoke(&state.store, me.user_id, id).await? {
         return Err(AppError::not_found("session"));
     }

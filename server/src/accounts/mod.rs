@@ -27,7 +27,11 @@ pub fn router(max_avatar_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::register))
         .routes(routes!(auth_routes::open_workspaces))
         .routes(routes!(me_routes::me, me_routes::update_profile))
-        .routes((schemas, paths, avatar.layer(DefaultBodyLimit::max(max_avatar_bytes))))
+        .routes((
+            schemas,
+            paths,
+            avatar.layer(DefaultBodyLimit::max(max_avatar_bytes)),
+        ))
         .routes(routes!(me_routes::get_avatar))
         .routes(routes!(me_routes::change_password))
         .routes(routes!(me_routes::list_sessions))

@@ -38,8 +38,7 @@ pub struct UserRow {
 }
 
 /// Columns selected into a `UserRow`.
-pub const USER_COLUMNS: &str =
-    "id, email, username, display_name, locale, time_zone, avatar_updated_at, deactivated_at, created_at";
+pub const USER_COLUMNS: &str = "id, email, username, display_name, locale, time_zone, avatar_updated_at, deactivated_at, created_at";
 
 pub fn avatar_url(id: UserId, updated_at: Option<i64>) -> Option<String> {
     updated_at.map(|v| format!("/api/users/{id}/avatar?v={v}"))
@@ -135,7 +134,10 @@ pub fn time_zone(raw: &str) -> AppResult<String> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
         && raw.split('/').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
         })
         && raw.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     if ok {
@@ -153,8 +155,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").expect("ok").0, "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "a b@x.com", "a@b@c.com", "a@localhost"] {
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").expect("ok").0,
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "a@b@c.com",
+            "a@localhost",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -77,7 +77,12 @@ pub fn device_name(user_agent: Option<&str>) -> String {
 }
 
 /// Start a session for `user` inside `tx`; returns its id and first refresh token.
-pub async fn create_in(tx: &mut Tx, user: UserId, origin: &Origin, ttl_ms: i64) -> AppResult<(SessionId, String)> {
+pub async fn create_in(
+    tx: &mut Tx,
+    user: UserId,
+    origin: &Origin,
+    ttl_ms: i64,
+) -> AppResult<(SessionId, String)> {
     let id = SessionId::new();
     let now = now_ms();
     let refresh = random_token();
@@ -107,7 +112,12 @@ pub async fn create_in(tx: &mut Tx, user: UserId, origin: &Origin, ttl_ms: i64) 
     Ok((id, refresh))
 }
 
-pub async fn create(store: &Store, user: UserId, origin: &Origin, ttl_ms: i64) -> AppResult<(SessionId, String)> {
+pub async fn create(
+    store: &Store,
+    user: UserId,
+    origin: &Origin,
+    ttl_ms: i64,
+) -> AppResult<(SessionId, String)> {
     let mut tx = store.begin().await?;
     let out = create_in(&mut tx, user, origin, ttl_ms).await?;
     tx.commit().await?;
@@ -117,7 +127,11 @@ pub async fn create(store: &Store, user: UserId, origin: &Origin, ttl_ms: i64) -
 /// What a refresh produced.
 pub enum Rotation {
     /// A new refresh token for the same session.
-    Rotated { user: UserId, session: SessionId, refresh: String },
+    Rotated {
+        user: UserId,
+        session: SessionId,
+        refresh: String,
+    },
     /// The token had been used before: the session is now revoked.
     ReuseDetected { session: SessionId },
 }
@@ -210,7 +224,11 @@ pub async fn revoke(store: &Store, user: UserId, session: SessionId) -> AppResul
 }
 
 /// Revoke all of `user`'s live sessions except `keep`; returns the revoked ids.
-pub async fn revoke_all(store: &Store, user: UserId, keep: Option<SessionId>) -> AppResult<Vec<SessionId>> {
+pub async fn revoke_all(
+    store: &Store,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> AppResult<Vec<SessionId>> {
     let ids: Vec<SessionId> = db!(store.write(), c => sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)
          RETURNING id"

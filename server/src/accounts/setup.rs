@@ -26,7 +26,11 @@ async fn user_count(store: &Store) -> AppResult<i64> {
 /// When no account exists yet, replace any earlier setup token with a new one and
 /// return it; `None` once setup is done.
 pub async fn issue_token(store: &Store) -> anyhow::Result<Option<String>> {
-    if user_count(store).await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
+    if user_count(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        > 0
+    {
         return Ok(None);
     }
     let token = random_token();
@@ -84,7 +88,13 @@ pub async fn complete(
     Json(body): Json<CompleteSetup>,
 ) -> AppResult<Response> {
     state.limits.register(client.ip)?;
-    let sign_up = SignUp::parse(&body.email, &body.username, &body.display_name, &body.password, body.locale.as_deref())?;
+    let sign_up = SignUp::parse(
+        &body.email,
+        &body.username,
+        &body.display_name,
+        &body.password,
+        body.locale.as_deref(),
+    )?;
     let ws_name = workspaces::parse_name(&body.workspace_name)?;
     let hash = hash_token(&body.token);
     let invalid = || AppError::NotFound("this setup link is invalid or was already used".into());
@@ -111,16 +121,20 @@ pub async fn complete(
         user_agent: client.user_agent.clone(),
         ip: client.ip_string(),
     };
-    let (session, refresh) = sessions::create_in(&mut tx, user.id, &origin, state.session_ttl_ms()).await?;
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws.id),
-        actor: Some(user.id),
-        action: "setup.completed",
-        target_type: Some("workspace"),
-        target_id: Some(ws.id.to_string()),
-        detail: serde_json::json!({ "workspace": ws_name, "owner": user.username }),
-        ip: client.ip_string(),
-    })
+    let (session, refresh) =
+        sessions::create_in(&mut tx, user.id, &origin, state.session_ttl_ms()).await?;
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws.id),
+            actor: Some(user.id),
+            action: "setup.completed",
+            target_type: Some("workspace"),
+            target_id: Some(ws.id.to_string()),
+            detail: serde_json::json!({ "workspace": ws_name, "owner": user.username }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     auth_response(&state, user, session, refresh, StatusCode::CREATED)

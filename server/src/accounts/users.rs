@@ -33,7 +33,9 @@ pub async fn create(tx: &mut Tx, new: NewUser) -> AppResult<UserRow> {
     .fetch_one(c)
     .await);
     row.map_err(|e| match AppError::from(e) {
-        AppError::Conflict(_) => AppError::Conflict("that email or username is already taken".into()),
+        AppError::Conflict(_) => {
+            AppError::Conflict("that email or username is already taken".into())
+        }
         other => other,
     })
 }
@@ -61,7 +63,11 @@ pub async fn get(store: &Store, id: UserId) -> AppResult<UserRow> {
 /// Find an account by email (when `login` contains `@`) or username, with its hash.
 pub async fn find_for_login(store: &Store, login: &str) -> AppResult<Option<(UserRow, String)>> {
     let login = login.trim().to_lowercase();
-    let column = if login.contains('@') { "email" } else { "username" };
+    let column = if login.contains('@') {
+        "email"
+    } else {
+        "username"
+    };
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -102,7 +108,11 @@ pub struct ProfileChange {
     pub time_zone: Option<String>,
 }
 
-pub async fn update_profile(store: &Store, id: UserId, change: ProfileChange) -> AppResult<UserRow> {
+pub async fn update_profile(
+    store: &Store,
+    id: UserId,
+    change: ProfileChange,
+) -> AppResult<UserRow> {
     db!(store.write(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE users SET display_name = COALESCE($1, display_name), locale = COALESCE($2, locale),
          time_zone = COALESCE($3, time_zone) WHERE id = $4 RETURNING {USER_COLUMNS}"

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{AppError, AppResult};
@@ -46,7 +48,11 @@ impl Passwords {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
-                .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await
@@ -115,9 +121,15 @@ mod tests {
     #[tokio::test]
     async fn hash_verifies_only_the_right_password() {
         let p = Passwords::new().await.expect("passwords");
-        let h = p.hash("violet-harbor-tangerine-42".into()).await.expect("hash");
+        let h = p
+            .hash("violet-harbor-tangerine-42".into())
+            .await
+            .expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(p.verify("violet-harbor-tangerine-42".into(), Some(h.clone())).await);
+        assert!(
+            p.verify("violet-harbor-tangerine-42".into(), Some(h.clone()))
+                .await
+        );
         assert!(!p.verify("violet-harbor-tangerine-43".into(), Some(h)).await);
         assert!(!p.verify("convene-dummy-password".into(), None).await);
     }

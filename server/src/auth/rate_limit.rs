@@ -32,9 +32,15 @@ fn check<K: Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) ->
 impl RateLimits {
     pub fn new(config: &Config) -> RateLimits {
         RateLimits {
-            login_account: RateLimiter::keyed(Quota::per_minute(nz(config.login_attempts_per_account_per_minute))),
-            login_ip: RateLimiter::keyed(Quota::per_minute(nz(config.login_attempts_per_ip_per_minute))),
-            register_ip: RateLimiter::keyed(Quota::per_hour(nz(config.registrations_per_ip_per_hour))),
+            login_account: RateLimiter::keyed(Quota::per_minute(nz(
+                config.login_attempts_per_account_per_minute
+            ))),
+            login_ip: RateLimiter::keyed(Quota::per_minute(nz(
+                config.login_attempts_per_ip_per_minute
+            ))),
+            register_ip: RateLimiter::keyed(Quota::per_hour(nz(
+                config.registrations_per_ip_per_hour
+            ))),
         }
     }
 

@@ -51,7 +51,10 @@ impl TokenKeys {
     /// Load the key from config, or from `<data_dir>/jwt.key`, generating it (0600) on first start.
     pub fn load(configured: &str, data_dir: &Path, ttl_secs: u64) -> anyhow::Result<TokenKeys> {
         if !configured.is_empty() {
-            anyhow::ensure!(configured.len() >= 32, "jwt_secret must be at least 32 characters");
+            anyhow::ensure!(
+                configured.len() >= 32,
+                "jwt_secret must be at least 32 characters"
+            );
             return Ok(TokenKeys::new(configured.as_bytes(), ttl_secs));
         }
         let secret = read_or_create_secret(&data_dir.join("jwt.key"))?;
@@ -81,7 +84,8 @@ impl TokenKeys {
 /// Read a base64url secret file, or create one with 64 random bytes and mode 0600.
 pub fn read_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return URL_SAFE_NO_PAD
             .decode(text.trim())
             .with_context(|| format!("{} is not a valid key file", path.display()));
@@ -140,7 +144,11 @@ mod tests {
         assert!(k.verify(&tampered).is_none() || tampered == t);
         // alg=none: header {"alg":"none","typ":"JWT"} with the same claims and no signature.
         let payload = t.split('.').nth(1).expect("payload");
-        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), payload);
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            payload
+        );
         assert!(k.verify(&none).is_none());
         // HS512 with the same secret is still not HS256.
         let claims = k.verify(&t).expect("claims");
@@ -162,7 +170,8 @@ mod tests {
             iat: 0,
             exp: time::OffsetDateTime::now_utc().unix_timestamp() - 60,
         };
-        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).expect("encode");
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding)
+            .expect("encode");
         assert!(k.verify(&t).is_none());
     }
 

@@ -57,7 +57,9 @@ pub async fn member_role(store: &Store, ws: WorkspaceId, user: UserId) -> AppRes
     .fetch_optional(c)
     .await)?;
     match role {
-        Some(r) => Role::parse(&r).map_err(|_| AppError::Internal(anyhow::anyhow!("bad stored role {r}"))),
+        Some(r) => {
+            Role::parse(&r).map_err(|_| AppError::Internal(anyhow::anyhow!("bad stored role {r}")))
+        }
         None => Err(AppError::not_found("workspace")),
     }
 }
@@ -68,6 +70,8 @@ pub async fn require_admin(store: &Store, ws: WorkspaceId, user: UserId) -> AppR
     if role.is_admin() {
         Ok(role)
     } else {
-        Err(AppError::Forbidden("only workspace admins and owners may do this".into()))
+        Err(AppError::Forbidden(
+            "only workspace admins and owners may do this".into(),
+        ))
     }
 }

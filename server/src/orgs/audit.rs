@@ -57,7 +57,11 @@ pub async fn record(store: &Store, e: Event<'_>) -> AppResult<()> {
 
 /// Record `e` once in each workspace `user` belongs to (or once instance-wide when none),
 /// so each workspace's admins see sign-ins of their own people.
-pub async fn record_for_user_workspaces(store: &Store, user: UserId, e: Event<'_>) -> AppResult<()> {
+pub async fn record_for_user_workspaces(
+    store: &Store,
+    user: UserId,
+    e: Event<'_>,
+) -> AppResult<()> {
     let workspaces: Vec<WorkspaceId> = db!(store.read(), c => sqlx::query_scalar(
         "SELECT workspace_id FROM memberships WHERE user_id = $1"
     )
@@ -143,7 +147,9 @@ pub async fn list(
     require_admin(&state.store, ws, me.user_id).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::Validation("limit must be between 1 and 200".into()));
+        return Err(AppError::Validation(
+            "limit must be between 1 and 200".into(),
+        ));
     }
     let action = q.action.unwrap_or_default();
     if action.len() > 100 {

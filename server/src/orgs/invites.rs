@@ -74,7 +74,11 @@ impl TryFrom<Row> for Invite {
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Invite>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<Json<Vec<Invite>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<Json<Vec<Invite>>> {
     require_admin(&state.store, ws, me.user_id).await?;
     let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(
         "SELECT id, email, role, expires_at, max_uses, uses, revoked_at, created_at FROM invites
@@ -83,7 +87,11 @@ pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(ws): Path
     .bind(ws)
     .fetch_all(c)
     .await)?;
-    Ok(Json(rows.into_iter().map(Invite::try_from).collect::<AppResult<_>>()?))
+    Ok(Json(
+        rows.into_iter()
+            .map(Invite::try_from)
+            .collect::<AppResult<_>>()?,
+    ))
 }
 
 /// A new invitation.
@@ -115,17 +123,23 @@ pub async fn create(
     require_admin(&state.store, ws, me.user_id).await?;
     let role = body.role.unwrap_or(Role::Member);
     if role == Role::Owner {
-        return Err(AppError::Validation("invitations may grant admin, member or guest; promote owners afterwards".into()));
+        return Err(AppError::Validation(
+            "invitations may grant admin, member or guest; promote owners afterwards".into(),
+        ));
     }
     let hours = body.expires_in_hours.unwrap_or(168);
     if !(1..=8760).contains(&hours) {
-        return Err(AppError::Validation("expires_in_hours must be between 1 and 8760".into()));
+        return Err(AppError::Validation(
+            "expires_in_hours must be between 1 and 8760".into(),
+        ));
     }
     let email = body.email.as_deref().map(Email::parse).transpose()?;
     let max_uses = match (&email, body.max_uses) {
         (Some(_), _) => Some(1),
         (None, Some(n)) if !(1..=10_000).contains(&n) => {
-            return Err(AppError::Validation("max_uses must be between 1 and 10000".into()));
+            return Err(AppError::Validation(
+                "max_uses must be between 1 and 10000".into(),
+            ));
         }
         (None, n) => n,
     };
@@ -237,14 +251,18 @@ struct Live {
     role: String,
 }
 
-const LIVE: &str = "revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)";
+const LIVE: &str =
+    "revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)";
 
 /// See what a (valid) invitation link offers. 404 when it is unknown, expired, used up or revoked.
 #[utoipa::path(get, path = "/api/invites/{token}", tag = "invites", operation_id = "previewInvite",
     params(("token" = String, Path, description = "invitation token")),
     responses((status = 200, body = InvitePreview), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn preview(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Json<InvitePreview>> {
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Json<InvitePreview>> {
     let live: Option<Live> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT workspace_id, email, role FROM invites WHERE token_hash = $1 AND {LIVE}"
     )))
@@ -266,7 +284,12 @@ fn invalid() -> AppError {
 }
 
 /// Use one of an invitation's uses for `email` and add `user` to its workspace, in `tx`.
-pub async fn redeem_in(tx: &mut Tx, token: &str, user: UserId, email: &str) -> AppResult<(WorkspaceId, Role)> {
+pub async fn redeem_in(
+    tx: &mut Tx,
+    token: &str,
+    user: UserId,
+    email: &str,
+) -> AppResult<(WorkspaceId, Role)> {
     let hash = hash_token(token);
     let live: Option<Live> = tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE invites SET uses = uses + 1 WHERE token_hash = $1 AND {LIVE} RETURNING workspace_id, email, role"
@@ -277,7 +300,9 @@ pub async fn redeem_in(tx: &mut Tx, token: &str, user: UserId, email: &str) -> A
     .await)?;
     let live = live.ok_or_else(invalid)?;
     if live.email.as_deref().is_some_and(|e| e != email) {
-        return Err(AppError::Forbidden("this invitation is for a different email address".into()));
+        return Err(AppError::Forbidden(
+            "this invitation is for a different email address".into(),
+        ));
     }
     let role = Role::parse(&live.role)?;
     members::add_in(tx, live.workspace_id, user, role).await?;

@@ -59,7 +59,8 @@ impl TryFrom<Row> for Member {
     }
 }
 
-const SELECT: &str = "SELECT u.id AS user_id, u.email, u.username, u.display_name, u.avatar_updated_at, m.role,
+const SELECT: &str =
+    "SELECT u.id AS user_id, u.email, u.username, u.display_name, u.avatar_updated_at, m.role,
         u.deactivated_at, m.joined_at
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
@@ -91,16 +92,20 @@ async fn load(store: &Store, ws: WorkspaceId, user: UserId) -> AppResult<Member>
 }
 
 async fn owner_count(store: &Store, ws: WorkspaceId) -> AppResult<i64> {
-    Ok(db!(store.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
+    Ok(
+        db!(store.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
         .bind(ws)
         .fetch_one(c)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// Refuse when `actor_role` may not act on a member whose role is `target_role`.
 fn check_may_manage(actor_role: Role, target_role: Role) -> AppResult<()> {
     if target_role == Role::Owner && actor_role != Role::Owner {
-        return Err(AppError::Forbidden("only owners may change or remove an owner".into()));
+        return Err(AppError::Forbidden(
+            "only owners may change or remove an owner".into(),
+        ));
     }
     Ok(())
 }
@@ -131,7 +136,10 @@ pub async fn list(
     }
     let pattern = format!(
         "%{}%",
-        needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        needle
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
     );
     let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE m.workspace_id = $1 AND (LOWER(u.display_name) LIKE $2 ESCAPE '\\'
@@ -142,7 +150,11 @@ pub async fn list(
     .bind(&pattern)
     .fetch_all(c)
     .await)?;
-    Ok(Json(rows.into_iter().map(Member::try_from).collect::<AppResult<_>>()?))
+    Ok(Json(
+        rows.into_iter()
+            .map(Member::try_from)
+            .collect::<AppResult<_>>()?,
+    ))
 }
 
 /// A role change.
@@ -169,7 +181,9 @@ pub async fn change_role(
     let target = load(&state.store, ws, user).await?;
     check_may_manage(actor_role, target.role)?;
     if body.role == Role::Owner && actor_role != Role::Owner {
-        return Err(AppError::Forbidden("only owners may make someone an owner".into()));
+        return Err(AppError::Forbidden(
+            "only owners may make someone an owner".into(),
+        ));
     }
     if target.role == body.role {
         return Ok(Json(target));
@@ -182,7 +196,9 @@ pub async fn change_role(
         .fetch_one(&mut *c)
         .await)?;
     if target.role == Role::Owner && owners <= 1 {
-        return Err(AppError::Conflict("the last owner cannot be demoted; make someone else an owner first".into()));
+        return Err(AppError::Conflict(
+            "the last owner cannot be demoted; make someone else an owner first".into(),
+        ));
     }
     tx!(&mut tx, c => sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
         .bind(body.role.as_str())
@@ -225,7 +241,8 @@ pub async fn remove_member(
             .await)?;
         if owners <= 1 {
             return Err(AppError::Conflict(
-                "the last owner cannot leave or be removed; make someone else an owner first".into(),
+                "the last owner cannot leave or be removed; make someone else an owner first"
+                    .into(),
             ));
         }
     }
@@ -274,18 +291,34 @@ pub async fn remove(
     let actor_role = require_admin(&state.store, ws, me.user_id).await?;
     let target = load(&state.store, ws, user).await?;
     check_may_manage(actor_role, target.role)?;
-    remove_member(&state.store, ws, user, target.role, Some(me.user_id), client.ip_string(), "member.removed").await?;
+    remove_member(
+        &state.store,
+        ws,
+        user,
+        target.role,
+        Some(me.user_id),
+        client.ip_string(),
+        "member.removed",
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Check that the actor may (de)activate `user`'s account: the user is a member here,
 /// is not the actor, and every workspace the user belongs to is one the actor
 /// administers (an account is shared by all its workspaces).
-async fn check_may_deactivate(store: &Store, ws: WorkspaceId, actor: UserId, user: UserId) -> AppResult<Member> {
+async fn check_may_deactivate(
+    store: &Store,
+    ws: WorkspaceId,
+    actor: UserId,
+    user: UserId,
+) -> AppResult<Member> {
     let actor_role = require_admin(store, ws, actor).await?;
     let target = load(store, ws, user).await?;
     if user == actor {
-        return Err(AppError::Conflict("you cannot deactivate your own account".into()));
+        return Err(AppError::Conflict(
+            "you cannot deactivate your own account".into(),
+        ));
     }
     check_may_manage(actor_role, target.role)?;
     let outside: i64 = db!(store.read(), c => sqlx::query_scalar(
@@ -321,7 +354,9 @@ pub async fn deactivate(
 ) -> AppResult<Json<Member>> {
     let target = check_may_deactivate(&state.store, ws, me.user_id, user).await?;
     if target.role == Role::Owner && owner_count(&state.store, ws).await? <= 1 {
-        return Err(AppError::Conflict("the last owner cannot be deactivated".into()));
+        return Err(AppError::Conflict(
+            "the last owner cannot be deactivated".into(),
+        ));
     }
     accounts::lifecycle::set_active(&state, user, false).await?;
     audit::record(

@@ -55,7 +55,9 @@ fn parse_name(raw: &str) -> AppResult<String> {
     let n = raw.trim();
     let len = n.chars().count();
     if len == 0 || len > 64 || n.chars().any(char::is_control) {
-        return Err(AppError::Validation("team name must be 1-64 characters".into()));
+        return Err(AppError::Validation(
+            "team name must be 1-64 characters".into(),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -71,31 +73,45 @@ async fn load(store: &Store, ws: WorkspaceId, team: TeamId) -> AppResult<Team> {
 
 /// All teams of a workspace as `(id, parent)` pairs, for tree checks.
 async fn parents(store: &Store, ws: WorkspaceId) -> AppResult<Vec<(TeamId, Option<TeamId>)>> {
-    Ok(db!(store.read(), c => sqlx::query_as("SELECT id, parent_id FROM teams WHERE workspace_id = $1")
+    Ok(
+        db!(store.read(), c => sqlx::query_as("SELECT id, parent_id FROM teams WHERE workspace_id = $1")
         .bind(ws)
         .fetch_all(c)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// Check that `parent` exists in the workspace and, when moving `team`, is not the team
 /// itself or one of its descendants (the tree must stay a tree).
-async fn check_parent(store: &Store, ws: WorkspaceId, team: Option<TeamId>, parent: TeamId) -> AppResult<()> {
+async fn check_parent(
+    store: &Store,
+    ws: WorkspaceId,
+    team: Option<TeamId>,
+    parent: TeamId,
+) -> AppResult<()> {
     let all = parents(store, ws).await?;
     if !all.iter().any(|(id, _)| *id == parent) {
-        return Err(AppError::Validation("parent team not found in this workspace".into()));
+        return Err(AppError::Validation(
+            "parent team not found in this workspace".into(),
+        ));
     }
     let Some(team) = team else { return Ok(()) };
     let mut cursor = Some(parent);
     let mut steps = 0;
     while let Some(current) = cursor {
         if current == team {
-            return Err(AppError::Conflict("a team cannot be moved under itself or its own sub-team".into()));
+            return Err(AppError::Conflict(
+                "a team cannot be moved under itself or its own sub-team".into(),
+            ));
         }
         steps += 1;
         if steps > all.len() {
             break;
         }
-        cursor = all.iter().find(|(id, _)| *id == current).and_then(|(_, p)| *p);
+        cursor = all
+            .iter()
+            .find(|(id, _)| *id == current)
+            .and_then(|(_, p)| *p);
     }
     Ok(())
 }
@@ -105,7 +121,11 @@ async fn check_parent(store: &Store, ws: WorkspaceId, team: Option<TeamId>, pare
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Team>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<Json<Vec<Team>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<Json<Vec<Team>>> {
     member_role(&state.store, ws, me.user_id).await?;
     let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE t.workspace_id = $1 ORDER BY t.name")))
         .bind(ws)
@@ -149,15 +169,18 @@ pub async fn create(
         .bind(now_ms())
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: "team.created",
-        target_type: Some("team"),
-        target_id: Some(id.to_string()),
-        detail: serde_json::json!({ "name": name, "parent_id": body.parent_id }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: "team.created",
+            target_type: Some("team"),
+            target_id: Some(id.to_string()),
+            detail: serde_json::json!({ "name": name, "parent_id": body.parent_id }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load(&state.store, ws, id).await?)))
@@ -207,7 +230,11 @@ pub async fn update(
         .bind(ws)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
-    let action = if body.parent_id.is_some() && new_parent != before.parent_id { "team.moved" } else { "team.renamed" };
+    let action = if body.parent_id.is_some() && new_parent != before.parent_id {
+        "team.moved"
+    } else {
+        "team.renamed"
+    };
     audit::record_in(&mut tx, Event {
         workspace: Some(ws),
         actor: Some(me.user_id),
@@ -236,8 +263,14 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     require_admin(&state.store, ws, me.user_id).await?;
     let before = load(&state.store, ws, team).await?;
-    if parents(&state.store, ws).await?.iter().any(|(_, p)| *p == Some(team)) {
-        return Err(AppError::Conflict("this team has sub-teams; move or delete them first".into()));
+    if parents(&state.store, ws)
+        .await?
+        .iter()
+        .any(|(_, p)| *p == Some(team))
+    {
+        return Err(AppError::Conflict(
+            "this team has sub-teams; move or delete them first".into(),
+        ));
     }
     let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query("DELETE FROM teams WHERE id = $1 AND workspace_id = $2")
@@ -245,15 +278,18 @@ pub async fn delete(
         .bind(ws)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: "team.deleted",
-        target_type: Some("team"),
-        target_id: Some(team.to_string()),
-        detail: serde_json::json!({ "name": before.name }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: "team.deleted",
+            target_type: Some("team"),
+            target_id: Some(team.to_string()),
+            detail: serde_json::json!({ "name": before.name }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -314,9 +350,9 @@ pub async fn put_member(
 ) -> AppResult<Json<TeamMember>> {
     require_admin(&state.store, ws, me.user_id).await?;
     load(&state.store, ws, team).await?;
-    member_role(&state.store, ws, user)
-        .await
-        .map_err(|_| AppError::Validation("that person is not a member of this workspace".into()))?;
+    member_role(&state.store, ws, user).await.map_err(|_| {
+        AppError::Validation("that person is not a member of this workspace".into())
+    })?;
     let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query(
         "INSERT INTO team_members (team_id, user_id, lead, added_at) VALUES ($1, $2, $3, $4)
@@ -328,15 +364,18 @@ pub async fn put_member(
     .bind(now_ms())
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: "team.member_set",
-        target_type: Some("user"),
-        target_id: Some(user.to_string()),
-        detail: serde_json::json!({ "team_id": team, "lead": body.lead }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: "team.member_set",
+            target_type: Some("user"),
+            target_id: Some(user.to_string()),
+            detail: serde_json::json!({ "team_id": team, "lead": body.lead }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     let member: TeamMember = db!(state.store.read(), c => sqlx::query_as(
@@ -373,15 +412,18 @@ pub async fn remove_member(
     if done == 0 {
         return Err(AppError::not_found("team member"));
     }
-    audit::record_in(&mut tx, Event {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: "team.member_removed",
-        target_type: Some("user"),
-        target_id: Some(user.to_string()),
-        detail: serde_json::json!({ "team_id": team }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        Event {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: "team.member_removed",
+            target_type: Some("user"),
+            target_id: Some(user.to_string()),
+            detail: serde_json::json!({ "team_id": team }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -67,7 +67,9 @@ pub fn parse_name(raw: &str) -> AppResult<String> {
     let n = raw.trim();
     let len = n.chars().count();
     if len == 0 || len > 80 || n.chars().any(char::is_control) {
-        return Err(AppError::Validation("workspace name must be 1-80 characters".into()));
+        return Err(AppError::Validation(
+            "workspace name must be 1-80 characters".into(),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -87,7 +89,11 @@ fn slug_for(name: &str) -> String {
     }
     let slug = slug.trim_matches('-').to_owned();
     let suffix = &uuid::Uuid::now_v7().simple().to_string()[26..];
-    if slug.is_empty() { format!("ws-{suffix}") } else { format!("{slug}-{suffix}") }
+    if slug.is_empty() {
+        format!("ws-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    }
 }
 
 /// Create a workspace owned by `owner` inside `tx`.
@@ -175,7 +181,10 @@ async fn load(store: &Store, ws: WorkspaceId) -> AppResult<Row> {
 #[utoipa::path(get, path = "/api/workspaces", tag = "workspaces", operation_id = "listMyWorkspaces",
     security(("bearer" = [])), responses((status = 200, body = Vec<WorkspaceSummary>), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list_mine(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<Vec<WorkspaceSummary>>> {
+pub async fn list_mine(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> AppResult<Json<Vec<WorkspaceSummary>>> {
     Ok(Json(summaries_for(&state.store, me.user_id).await?))
 }
 
@@ -221,7 +230,11 @@ pub async fn create(
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Workspace), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn get_one(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<Json<Workspace>> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<Json<Workspace>> {
     let role = member_role(&state.store, ws, me.user_id).await?;
     Ok(Json(load(&state.store, ws).await?.with_role(role)))
 }
@@ -286,6 +299,15 @@ pub async fn leave(
     Path(ws): Path<WorkspaceId>,
 ) -> AppResult<StatusCode> {
     let role = member_role(&state.store, ws, me.user_id).await?;
-    members::remove_member(&state.store, ws, me.user_id, role, Some(me.user_id), client.ip_string(), "member.left").await?;
+    members::remove_member(
+        &state.store,
+        ws,
+        me.user_id,
+        role,
+        Some(me.user_id),
+        client.ip_string(),
+        "member.left",
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

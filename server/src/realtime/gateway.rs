@@ -52,7 +52,9 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     let (id, token) = match first {
         Some(ClientFrame::Auth { id, token }) => (id, token),
         _ => {
-            let _ = socket.send(close(CLOSE_AUTH_FAILED, "first frame must be auth")).await;
+            let _ = socket
+                .send(close(CLOSE_AUTH_FAILED, "first frame must be auth"))
+                .await;
             return;
         }
     };
@@ -61,14 +63,24 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         Err(e) => {
             let message = e.to_string();
             let _ = socket
-                .send(text(ServerFrame::Error { id: id.as_deref(), code: e.code(), message: &message }))
+                .send(text(ServerFrame::Error {
+                    id: id.as_deref(),
+                    code: e.code(),
+                    message: &message,
+                }))
                 .await;
-            let _ = socket.send(close(CLOSE_AUTH_FAILED, "authentication failed")).await;
+            let _ = socket
+                .send(close(CLOSE_AUTH_FAILED, "authentication failed"))
+                .await;
             return;
         }
     };
     let (_registration, mut control) = state.hub.register(user.user_id, user.session_id);
-    if socket.send(text(ServerFrame::Ok { id: id.as_deref() })).await.is_err() {
+    if socket
+        .send(text(ServerFrame::Ok { id: id.as_deref() }))
+        .await
+        .is_err()
+    {
         return;
     }
 

@@ -51,14 +51,31 @@ impl Drop for Registration {
 
 impl Hub {
     /// Register a live connection; it stays registered until the guard drops.
-    pub fn register(&self, user: UserId, session: SessionId) -> (Registration, mpsc::Receiver<Control>) {
+    pub fn register(
+        &self,
+        user: UserId,
+        session: SessionId,
+    ) -> (Registration, mpsc::Receiver<Control>) {
         let (tx, rx) = mpsc::channel(4);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut map) = self.inner.connections.lock() {
-            map.insert(id, Entry { user, session, control: tx });
+            map.insert(
+                id,
+                Entry {
+                    user,
+                    session,
+                    control: tx,
+                },
+            );
         }
         metrics::gauge!("convene_ws_connections").increment(1.0);
-        (Registration { hub: self.clone(), id }, rx)
+        (
+            Registration {
+                hub: self.clone(),
+                id,
+            },
+            rx,
+        )
     }
 
     fn close_where(&self, pred: impl Fn(&Entry) -> bool, code: u16, reason: &'static str) {
@@ -72,12 +89,20 @@ impl Hub {
 
     /// Close every connection of this session.
     pub fn disconnect_session(&self, session: SessionId) {
-        self.close_where(|e| e.session == session, super::protocol::CLOSE_SESSION_ENDED, "session ended");
+        self.close_where(
+            |e| e.session == session,
+            super::protocol::CLOSE_SESSION_ENDED,
+            "session ended",
+        );
     }
 
     /// Close every connection of this user.
     pub fn disconnect_user(&self, user: UserId) {
-        self.close_where(|e| e.user == user, super::protocol::CLOSE_SESSION_ENDED, "account deactivated");
+        self.close_where(
+            |e| e.user == user,
+            super::protocol::CLOSE_SESSION_ENDED,
+            "account deactivated",
+        );
     }
 
     /// Close every connection (shutdown).

@@ -27,10 +27,18 @@ pub enum ClientFrame {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
-    Ok { id: Option<&'a str> },
-    Error { id: Option<&'a str>, code: &'a str, message: &'a str },
+    Ok {
+        id: Option<&'a str>,
+    },
+    Error {
+        id: Option<&'a str>,
+        code: &'a str,
+        message: &'a str,
+    },
     Ping,
-    Pong { id: Option<&'a str> },
+    Pong {
+        id: Option<&'a str>,
+    },
 }
 
 impl ServerFrame<'_> {

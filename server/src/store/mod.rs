@@ -9,8 +9,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgPoolOptions, PgPool};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub mod ids;
 pub use ids::now_ms;
@@ -147,7 +149,8 @@ impl Store {
 
     /// Is the database answering?
     pub async fn ping(&self) -> bool {
-        let r: Result<i64, sqlx::Error> = db!(self.read(), c => sqlx::query_scalar("SELECT 1").fetch_one(c).await);
+        let r: Result<i64, sqlx::Error> =
+            db!(self.read(), c => sqlx::query_scalar("SELECT 1").fetch_one(c).await);
         r.is_ok()
     }
 
@@ -173,7 +176,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     fn names(dir: &str) -> Vec<String> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(dir);
         let mut names: Vec<String> = std::fs::read_dir(path)
             .expect("migrations dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
