@@ -14,10 +14,6 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
   }
-  /** The server said the credentials are no longer good (as opposed to a network hiccup). */
-  get isAuthFailure() {
-    return this.status === 401 || this.status === 403 || this.status === 400 || this.code === 'unauthorized';
-  }
 }
 
 let accessToken = null;
@@ -33,10 +29,6 @@ export function setAuthLostHandler(fn) {
 
 export function getAccessToken() {
   return accessToken;
-}
-
-export function isSignedIn() {
-  return accessToken !== null;
 }
 
 /** Adopt the tokens of an AuthResponse and plan the next refresh. */

@@ -67,6 +67,8 @@ function showAuth(content) {
 function showFrame(wsId, nav, content) {
   const main = mountFrame(app, { wsId, active: nav });
   main.appendChild(content);
+  const ws = wsId ? workspaceSummary(wsId) : null;
+  document.title = [content.querySelector('h1')?.textContent, ws?.name, 'Convene'].filter(Boolean).join(' · ');
   if (!firstRender) focusMain();
 }
 
@@ -107,7 +109,7 @@ async function render(loc) {
     }
 
     const ctx = { params, alive };
-    let wsId = params.ws ?? defaultWorkspaceId();
+    const wsId = params.ws ?? defaultWorkspaceId();
     if (meta.access === 'member' || meta.access === 'admin') {
       if (!workspaceSummary(wsId)) {
         // Perhaps just joined in another tab: refresh the list once.
@@ -147,7 +149,8 @@ events.addEventListener('signed-out', (event) => {
 onLangChange(() => {
   unmountFrame();
   if (started) reload();
-  else location.reload(); // only the offline screen is up
+  else if (offline) showOffline();
+  // else: still booting; the first render uses the new language
 });
 
 // --- realtime banner ----------------------------------------------------------------
@@ -170,18 +173,25 @@ realtime.addEventListener('status', (event) => {
 
 // --- boot ------------------------------------------------------------------------------
 
+let offline = false;
+
+/** Shown when the server cannot be reached at start. */
+function showOffline() {
+  const retry = h('button', { type: 'button', class: 'btn btn-primary', testid: 'boot-retry', onclick: () => location.reload() }, t('boot.retry'));
+  showAuth(h('section', { class: 'auth-card' },
+    h('h1', { class: 'auth-title', tabindex: '-1' }, t('boot.offlineTitle')),
+    h('p', { class: 'auth-subtitle' }, t('boot.offlineText')),
+    retry,
+  ));
+}
+
 async function boot() {
   onNavigate(render);
   try {
     await restore();
   } catch {
-    // Offline or the server is down: say so, and try again on request.
-    const retry = h('button', { type: 'button', class: 'btn btn-primary', testid: 'boot-retry', onclick: () => location.reload() }, t('boot.retry'));
-    showAuth(h('section', { class: 'auth-card' },
-      h('h1', { class: 'auth-title', tabindex: '-1' }, t('boot.offlineTitle')),
-      h('p', { class: 'auth-subtitle' }, t('boot.offlineText')),
-      retry,
-    ));
+    offline = true;
+    showOffline();
     return;
   }
   started = true;

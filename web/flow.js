@@ -12,10 +12,6 @@ export function setReturnTo(path) {
   returnTo = path;
 }
 
-export function peekReturnTo() {
-  return returnTo;
-}
-
 /** Why the last session ended: 'ended' | 'expired' | 'elsewhere' | 'manual' | null. */
 export function takeSignedOutReason() {
   return signedOutReason;

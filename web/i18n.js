@@ -71,7 +71,7 @@ const en = {
   'invite.register': 'Create account and join',
   'invite.haveAccount': 'Already have an account?',
   'invite.signIn': 'Sign in to join',
-  'invite.signedInAs': 'Signed in as {name}.',
+  'invite.signedInAs': 'Signed in as {name} ·',
   'invite.notYou': 'Not you? Sign out',
   'invite.alreadyMember': 'You are already a member of this workspace.',
   'invite.open': 'Open workspace',
@@ -262,7 +262,7 @@ const en = {
   'audit.title': 'Audit log',
   'audit.subtitle': 'Who changed what in this workspace, newest first.',
   'audit.filter': 'Action',
-  'audit.filterPlaceholder': 'Filter by action, e.g. member.deactivate',
+  'audit.filterPlaceholder': 'e.g. member.deactivated, or team. for all team actions',
   'audit.time': 'Time',
   'audit.actor': 'Actor',
   'audit.action': 'Action',
@@ -356,7 +356,7 @@ const zhCN = {
   'invite.register': '创建账号并加入',
   'invite.haveAccount': '已有账号？',
   'invite.signIn': '登录后加入',
-  'invite.signedInAs': '当前登录：{name}。',
+  'invite.signedInAs': '当前登录：{name} ·',
   'invite.notYou': '不是你？退出登录',
   'invite.alreadyMember': '你已经是该工作区的成员。',
   'invite.open': '打开工作区',
@@ -545,7 +545,7 @@ const zhCN = {
   'audit.title': '审计日志',
   'audit.subtitle': '谁在本工作区做了哪些更改，最新的在前。',
   'audit.filter': '操作',
-  'audit.filterPlaceholder': '按操作筛选，例如 member.deactivate',
+  'audit.filterPlaceholder': '例如 member.deactivated；以 . 结尾匹配一类，如 team.',
   'audit.time': '时间',
   'audit.actor': '操作人',
   'audit.action': '操作',
@@ -646,5 +646,5 @@ export function t(key, params) {
   return text;
 }
 
-/** For tests and tooling: the dictionaries. */
+/** For tests and tooling (e.g. checking both languages have every key). */
 export const dictionaries = DICTS;

@@ -10,7 +10,7 @@
 //
 // Chat and meetings build on this module:
 //   realtime.on('message.created', (frame) => ...)   // any server frame type
-//   await realtime.request({ type: 'subscribe', ... }) // resolves on ok, rejects on error
+//   await realtime.request({ type: 'subscribe', ... }) // resolves with the answer naming its id, rejects on error
 //   realtime.addEventListener('status', (e) => e.detail.status)
 // Status values: 'idle' | 'connecting' | 'open' | 'reconnecting'.
 
@@ -19,6 +19,9 @@ const CLOSE_AUTH_FAILED = 4003;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+// The server pings every 25 s; this much silence means the link is dead
+// (e.g. a laptop resumed on another network) even if no close event came.
+const SILENCE_MS = 65_000;
 
 export class RealtimeClient extends EventTarget {
   constructor() {
@@ -31,6 +34,7 @@ export class RealtimeClient extends EventTarget {
     this.pending = new Map(); // id -> { resolve, reject, timer }
     this.handlers = new Map(); // type -> Set<fn>
     this.waiters = []; // resolvers for ready()
+    this.watchdog = null;
     this.authFailed = false;
     this.options = null;
     this.onOnline = () => {
@@ -55,6 +59,7 @@ export class RealtimeClient extends EventTarget {
   stop() {
     window.removeEventListener('online', this.onOnline);
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     this.timer = null;
     this.options = null;
     this.attempt = 0;
@@ -118,7 +123,10 @@ export class RealtimeClient extends EventTarget {
     const ws = new WebSocket(`${scheme}//${location.host}/api/ws`);
     this.ws = ws;
     const authId = String(this.nextId++);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', id: authId, token }));
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: 'auth', id: authId, token }));
+      this.armWatchdog();
+    };
     ws.onmessage = (event) => this.handleFrame(event.data, authId);
     ws.onclose = (event) => this.handleClose(ws, event.code);
     ws.onerror = () => {}; // a close event always follows
@@ -132,6 +140,7 @@ export class RealtimeClient extends EventTarget {
       return;
     }
     if (!frame || typeof frame.type !== 'string') return;
+    this.armWatchdog();
     if (frame.type === 'ping') {
       this.ws?.send(JSON.stringify({ type: 'pong' }));
       return;
@@ -146,12 +155,13 @@ export class RealtimeClient extends EventTarget {
       }
       return;
     }
-    if ((frame.type === 'ok' || frame.type === 'error') && frame.id != null && this.pending.has(String(frame.id))) {
+    // An answer to request(): `ok` (or e.g. `pong`) resolves, `error` rejects.
+    if (frame.id != null && this.pending.has(String(frame.id))) {
       const entry = this.pending.get(String(frame.id));
       this.pending.delete(String(frame.id));
       clearTimeout(entry.timer);
-      if (frame.type === 'ok') entry.resolve(frame);
-      else entry.reject(Object.assign(new Error(frame.message || frame.code || 'error'), { frame }));
+      if (frame.type === 'error') entry.reject(Object.assign(new Error(frame.message || frame.code || 'error'), { frame }));
+      else entry.resolve(frame);
       return;
     }
     this.emit(frame.type, frame);
@@ -170,8 +180,18 @@ export class RealtimeClient extends EventTarget {
     }
   }
 
+  armWatchdog() {
+    clearTimeout(this.watchdog);
+    const ws = this.ws;
+    this.watchdog = setTimeout(() => {
+      if (ws === this.ws) this.handleClose(ws, 4008); // treat as "no answer to pings"
+      ws.close();
+    }, SILENCE_MS);
+  }
+
   async handleClose(ws, code) {
     if (ws !== this.ws) return; // an old socket we already replaced or stopped
+    clearTimeout(this.watchdog);
     detach(ws);
     this.ws = null;
     this.failPending(new Error('realtime connection closed'));

@@ -3,15 +3,13 @@
 
 import { api, get, patch, refresh, setSession, clearSession, setAuthLostHandler, getAccessToken, ApiError } from './api.js';
 import { realtime } from './realtime.js';
-import { getLang, setLang, hasStoredLang, isSupportedLang } from './i18n.js';
+import { setLang, hasStoredLang, isSupportedLang } from './i18n.js';
 
 export const state = {
   /** @type {null | {id, email, username, display_name, locale, time_zone, avatar_url, created_at}} */
   user: null,
   /** @type {Array<{id, name, slug, role}>} */
   workspaces: [],
-  /** Current access token's session id (from the last AuthResponse). */
-  sessionId: null,
 };
 
 /** Fires 'change' (user or workspaces updated) and 'signed-out' (detail: { reason }). */
@@ -38,16 +36,17 @@ export async function restore() {
 }
 
 /**
- * Take an AuthResponse from login, register or setup. A new account gets the
- * language and time zone the person is using now (the server defaults them).
+ * Take an AuthResponse from login, register or setup. A new account gets this
+ * device's time zone (sign-up bodies carry the language but not the zone).
  */
 export async function signIn(auth, { newAccount = false } = {}) {
   setSession(auth);
-  if (newAccount) {
+  const zone = localTimeZone();
+  if (newAccount && auth.user?.time_zone !== zone) {
     try {
-      auth = { ...auth, user: await patch('/api/me', { locale: getLang(), time_zone: localTimeZone() }) };
+      auth = { ...auth, user: await patch('/api/me', { time_zone: zone }) };
     } catch {
-      // Not worth failing the sign-up over; the profile page can set these.
+      // Not worth failing the sign-up over; the profile page can set it.
     }
   }
   await adopt(auth);
@@ -58,7 +57,6 @@ export function localTimeZone() {
 }
 
 async function adopt(auth) {
-  state.sessionId = auth.session_id ?? null;
   state.user = auth.user ?? null;
   await loadMe();
   if (!hasStoredLang() && isSupportedLang(state.user?.locale)) setLang(state.user.locale, { persist: false });
@@ -116,7 +114,6 @@ function resetLocal() {
   clearSession();
   state.user = null;
   state.workspaces = [];
-  state.sessionId = null;
 }
 
 /** The server ended the session (4001, or a refresh was refused): drop everything now. */

@@ -1,1 +1,22 @@
+//! REST and websocket integration tests for the Convene server.
+//!
+//! Every test starts the real app (see [`harness`]) on a random port with its own
+//! SQLite file, or its own PostgreSQL database when `CONVENE_TEST_POSTGRES_URL` is set,
+//! and talks to it over HTTP and websockets. Run with `cargo test --test api`.
 
+mod harness;
+
+mod audit;
+mod auth;
+mod authz;
+mod bad_input;
+mod concurrency;
+mod http_surface;
+mod invites;
+mod me;
+mod members;
+mod realtime;
+mod registration;
+mod setup;
+mod teams;
+mod workspaces;

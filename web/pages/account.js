@@ -212,7 +212,7 @@ export function sessionsPage(ctx) {
       const sessions = await get('/api/me/sessions');
       if (!ctx.alive()) return;
       sessions.sort((a, b) => (b.current - a.current) || String(b.last_seen_at).localeCompare(String(a.last_seen_at)));
-      replace(list, h('ul', { class: 'rows' }, sessions.map((s) => sessionRow(s, load))));
+      replace(list, h('ul', { class: 'rows' }, sessions.map((s) => sessionRow(s, load, errors))));
     } catch (err) {
       if (ctx.alive()) replace(list, h('p', { class: 'form-error', role: 'alert' }, messageOf(err)));
     }
@@ -226,7 +226,7 @@ export function sessionsPage(ctx) {
   );
 }
 
-function sessionRow(s, reload) {
+function sessionRow(s, reload, errors) {
   const revoke = h('button', {
     type: 'button', class: s.current ? 'btn btn-sm' : 'btn btn-sm btn-ghost-danger', testid: 'session-revoke',
   }, s.current ? t('nav.signOut') : t('sessions.revoke'));
@@ -241,7 +241,7 @@ function sessionRow(s, reload) {
       await del(`/api/me/sessions/${seg(s.id)}`);
       toast(t('sessions.revoked'));
       await reload();
-    });
+    }, errors);
   });
   return h('li', { class: ['row', s.current && 'is-current'], testid: 'session-row', dataset: { sessionId: s.id } },
     h('span', { class: 'row-icon icon-device', 'aria-hidden': 'true' }),

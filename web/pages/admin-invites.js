@@ -42,6 +42,7 @@ export function invitesPage(ctx) {
   const me = workspaceSummary(wsId);
   const base = `/api/workspaces/${seg(wsId)}/invites`;
   const list = h('div', { class: 'list-card', testid: 'invite-list' }, loading());
+  const listErrors = errorBox('invite-list-error');
   const result = h('div', { class: 'invite-result', testid: 'invite-result', hidden: true });
 
   // --- create form ---
@@ -119,7 +120,7 @@ export function invitesPage(ctx) {
         await del(`${base}/${seg(invite.id)}`);
         toast(t('invites.revoked'));
         await load();
-      });
+      }, listErrors);
     });
     const copyBtn = st === 'active' && inviteUrl(invite)
       ? h('button', { type: 'button', class: 'btn btn-sm', testid: 'invite-row-copy', onclick: () => copy(inviteUrl(invite)) }, t('invites.copy'))
@@ -155,6 +156,7 @@ export function invitesPage(ctx) {
       result,
     ),
     h('h2', { class: 'section-title' }, t('invites.listTitle')),
+    listErrors,
     list,
   );
 }

@@ -3,7 +3,7 @@
 import { h, replace, uid } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, patch, post, del, seg } from '../api.js';
-import { pageHeader, loading, emptyState, avatar, confirmDialog, runAction, toast, roleLabel, messageOf, timeEl } from '../ui.js';
+import { errorBox, pageHeader, loading, emptyState, avatar, confirmDialog, runAction, toast, roleLabel, messageOf, timeEl } from '../ui.js';
 import { state, workspaceSummary, loadMe } from '../session.js';
 
 const ROLES = ['owner', 'admin', 'member', 'guest'];
@@ -13,6 +13,7 @@ export function membersPage(ctx) {
   const me = workspaceSummary(wsId);
   const base = `/api/workspaces/${seg(wsId)}/members`;
   const list = h('div', { class: 'list-card', testid: 'member-list' }, loading());
+  const actionErrors = errorBox('member-error');
   const count = h('p', { class: 'page-subtitle', 'aria-live': 'polite' });
   const searchId = uid('search');
   const search = h('input', {
@@ -59,7 +60,7 @@ export function membersPage(ctx) {
         roleSelect.value = m.role;
         throw err;
       }
-    }));
+    }, actionErrors));
 
     const deactivate = m.deactivated
       ? h('button', { type: 'button', class: 'btn btn-sm', testid: 'member-reactivate', disabled: self }, t('members.reactivate'))
@@ -69,7 +70,7 @@ export function membersPage(ctx) {
       const updated = await post(`${base}/${seg(m.user_id)}/${action}`, {});
       toast(t(m.deactivated ? 'members.reactivated' : 'members.deactivated', { name: m.display_name }));
       replaceRow(m, updated);
-    }));
+    }, actionErrors));
 
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'member-remove', disabled: self }, t('members.remove'));
     remove.addEventListener('click', async () => {
@@ -84,7 +85,7 @@ export function membersPage(ctx) {
         await del(`${base}/${seg(m.user_id)}`);
         toast(t('members.removed', { name: m.display_name }));
         await load();
-      });
+      }, actionErrors);
     });
 
     const row = h('li', { class: ['row', m.deactivated && 'is-muted'], testid: 'member-row', dataset: { userId: m.user_id } },
@@ -125,6 +126,7 @@ export function membersPage(ctx) {
       search,
       count,
     ),
+    actionErrors,
     list,
   );
 }

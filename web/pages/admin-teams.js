@@ -10,7 +10,7 @@ import {
 } from '../ui.js';
 
 /** Order teams as a depth-first tree: [{ team, depth }], siblings by name. */
-export function flattenTree(teams) {
+function flattenTree(teams) {
   const byParent = new Map();
   const ids = new Set(teams.map((x) => x.id));
   for (const team of teams) {
@@ -136,6 +136,7 @@ export function teamsPage(ctx) {
     const addChild = h('button', { type: 'button', class: 'btn btn-sm', testid: 'team-add-child' }, t('teams.addChild'));
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'team-delete' }, t('common.delete'));
     const bar = h('div', { class: 'team-actions' }, rename, move, addChild, remove);
+    const errors = errorBox('team-action-error');
     const formHost = h('div', {});
     const closeForm = () => {
       formHost.replaceChildren();
@@ -198,9 +199,9 @@ export function teamsPage(ctx) {
         toast(t('teams.deleted', { name: team.name }));
         if (selectedId === team.id) select(null);
         await loadTeams();
-      });
+      }, errors);
     });
-    replace(host, bar, formHost);
+    replace(host, bar, errors, formHost);
   }
 
   // --- create ---
@@ -234,6 +235,7 @@ export function teamsPage(ctx) {
     }
     panelHost.hidden = false;
     const list = h('div', {}, loading());
+    const memberErrors = errorBox('team-member-error');
     const addHost = h('div', { class: 'team-add' });
     const actionsHost = h('div', {});
     const parent = teams.find((x) => x.id === team.parent_id);
@@ -245,6 +247,7 @@ export function teamsPage(ctx) {
       h('p', { class: 'card-subtitle' }, parent ? t('teams.under', { name: parent.name }) : t('teams.isTopLevel')),
       actionsHost,
       h('h3', { class: 'subsection-title' }, t('teams.membersOf')),
+      memberErrors,
       list,
       addHost,
     );
@@ -261,7 +264,7 @@ export function teamsPage(ctx) {
         ? h('ul', { class: 'rows rows-compact' }, members
           .slice()
           .sort((a, b) => (b.lead - a.lead) || a.display_name.localeCompare(b.display_name))
-          .map((m) => teamMemberRow(team, m, byId.get(m.user_id))))
+          .map((m) => teamMemberRow(team, m, byId.get(m.user_id), memberErrors)))
         : emptyState(t('teams.noMembers'), null, 'team-members-empty'));
       renderAdd(team, members, all, addHost);
     } catch (err) {
@@ -269,7 +272,7 @@ export function teamsPage(ctx) {
     }
   }
 
-  function teamMemberRow(team, m, member) {
+  function teamMemberRow(team, m, member, errors) {
     const leadId = uid('lead');
     const lead = h('input', { type: 'checkbox', id: leadId, testid: 'team-member-lead', checked: !!m.lead });
     lead.addEventListener('change', () => runAction(lead, async () => {
@@ -281,13 +284,13 @@ export function teamsPage(ctx) {
         lead.checked = !lead.checked;
         throw err;
       }
-    }));
+    }, errors));
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'team-member-remove' }, t('teams.removeMember'));
     remove.addEventListener('click', () => runAction(remove, async () => {
       await del(`${base}/${seg(team.id)}/members/${seg(m.user_id)}`);
       toast(t('teams.memberRemoved', { name: m.display_name, team: team.name }));
       await loadTeams();
-    }));
+    }, errors));
     return h('li', { class: 'row', testid: 'team-member-row', dataset: { userId: m.user_id } },
       avatar({ ...m, avatar_url: member?.avatar_url }, 'sm'),
       h('div', { class: 'row-main' },

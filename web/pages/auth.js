@@ -1,7 +1,7 @@
 // Signed-out pages: first-run setup, sign in, open registration, invite links.
 
 import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, getLang } from '../i18n.js';
 import { get, post, seg, ApiError } from '../api.js';
 import { field, selectField, errorBox, onSubmit, loading, emptyState, roleLabel, messageOf, runAction } from '../ui.js';
 import { navigate } from '../router.js';
@@ -18,7 +18,7 @@ function card(title, subtitle, ...content) {
 }
 
 /** A short device name for the session list, e.g. "Chrome on Windows". */
-export function describeDevice() {
+function describeDevice() {
   const ua = navigator.userAgent;
   const browser = /Edg\//.test(ua) ? 'Edge'
     : /OPR\//.test(ua) ? 'Opera'
@@ -47,12 +47,14 @@ function accountFields(prefix, { email } = {}) {
   return fields;
 }
 
+/** The sign-up body shared by setup and registration; the account takes the page's language. */
 function accountValues(fields) {
   return {
     email: fields.email.input.value.trim(),
     username: fields.username.input.value.trim(),
     display_name: fields.displayName.input.value.trim(),
     password: fields.password.input.value,
+    locale: getLang(),
   };
 }
 
@@ -176,7 +178,7 @@ export function registerPage(ctx) {
       );
       onSubmit(form, errors, async () => {
         const wsId = workspace.input.value;
-        const auth = await post('/api/auth/register', { workspace_id: wsId, ...accountValues(fields) }, { auth: false });
+        const auth = await post('/api/auth/register', { workspace_id: wsId, ...accountValues(fields), device: describeDevice() }, { auth: false });
         rememberWorkspace(wsId);
         await finishSignIn(auth, `/w/${encodeURIComponent(wsId)}`, { newAccount: true });
       });
@@ -245,7 +247,7 @@ function acceptInvite(token, invite) {
       who,
     );
   }
-  const errors = errorBox('invite-error');
+  const errors = errorBox('invite-accept-error');
   const button = h('button', { type: 'button', class: 'btn btn-primary btn-block', testid: 'invite-accept' }, t('invite.join'));
   button.addEventListener('click', () => runAction(button, async () => {
     const summary = await post(`/api/invites/${seg(token)}/accept`, {});
@@ -265,7 +267,7 @@ function registerWithInvite(token, invite) {
     h('button', { type: 'submit', class: 'btn btn-primary btn-block', testid: 'register-submit' }, t('invite.register')),
   );
   onSubmit(form, errors, async () => {
-    const auth = await post('/api/auth/register', { invite_token: token, ...accountValues(fields) }, { auth: false });
+    const auth = await post('/api/auth/register', { invite_token: token, ...accountValues(fields), device: describeDevice() }, { auth: false });
     rememberWorkspace(invite.workspace_id);
     await finishSignIn(auth, `/w/${encodeURIComponent(invite.workspace_id)}`, { newAccount: true });
   });

@@ -133,7 +133,6 @@ function refreshChrome() {
   const wsLabel = ws ? ws.name : t('frame.noWorkspace');
   f.wsName.textContent = wsLabel;
   f.wsAvatar.textContent = [...(ws?.name || '·')][0].toUpperCase();
-  document.title = ws ? `${ws.name} · Convene` : 'Convene';
 
   // Workspace menu
   replace(f.switcherMenu,

@@ -1,0 +1,311 @@
+//! The HTTP surface: health, readiness, metrics, security headers, the HTML shell,
+//! the OpenAPI document, and JSON answers for unknown paths and methods.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// Every REST route the tests exercise, as `(method, OpenAPI path)`. The OpenAPI
+/// document must list exactly these; `/api/ws` (a websocket) and
+/// `/api/openapi.json` (the document itself) are served but not described.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/setup"),
+    ("post", "/api/setup"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/register"),
+    ("get", "/api/auth/open-workspaces"),
+    ("get", "/api/me"),
+    ("patch", "/api/me"),
+    ("put", "/api/me/avatar"),
+    ("delete", "/api/me/avatar"),
+    ("get", "/api/users/{id}/avatar"),
+    ("post", "/api/me/password"),
+    ("get", "/api/me/sessions"),
+    ("delete", "/api/me/sessions/{id}"),
+    ("get", "/api/workspaces"),
+    ("post", "/api/workspaces"),
+    ("get", "/api/workspaces/{ws}"),
+    ("patch", "/api/workspaces/{ws}"),
+    ("post", "/api/workspaces/{ws}/leave"),
+    ("get", "/api/workspaces/{ws}/members"),
+    ("patch", "/api/workspaces/{ws}/members/{user}"),
+    ("delete", "/api/workspaces/{ws}/members/{user}"),
+    ("post", "/api/workspaces/{ws}/members/{user}/deactivate"),
+    ("post", "/api/workspaces/{ws}/members/{user}/reactivate"),
+    ("get", "/api/workspaces/{ws}/invites"),
+    ("post", "/api/workspaces/{ws}/invites"),
+    ("delete", "/api/workspaces/{ws}/invites/{id}"),
+    ("get", "/api/invites/{token}"),
+    ("post", "/api/invites/{token}/accept"),
+    ("get", "/api/workspaces/{ws}/teams"),
+    ("post", "/api/workspaces/{ws}/teams"),
+    ("patch", "/api/workspaces/{ws}/teams/{team}"),
+    ("delete", "/api/workspaces/{ws}/teams/{team}"),
+    ("get", "/api/workspaces/{ws}/teams/{team}/members"),
+    ("put", "/api/workspaces/{ws}/teams/{team}/members/{user}"),
+    ("delete", "/api/workspaces/{ws}/teams/{team}/members/{user}"),
+    ("get", "/api/workspaces/{ws}/audit"),
+];
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let health = app.get_anon("/healthz").await.expect(200);
+    assert_eq!(health.text(), "ok");
+    let ready = app.get_anon("/readyz").await.expect_json(200);
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["database"], expected_backend());
+    assert_eq!(app.backend, expected_backend());
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route() {
+    let app = spawn_app().await;
+    app.get_anon("/api/setup").await.expect(200);
+    let metrics = app.get_anon("/metrics").await.expect(200);
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain")),
+        "{:?}",
+        metrics.header("content-type")
+    );
+    let text = metrics.text();
+    assert!(text.contains("convene_http_requests_total"), "{text}");
+    assert!(
+        text.contains("route=\"/api/setup\""),
+        "requests are labelled by route: {text}"
+    );
+    assert!(
+        text.contains("convene_http_request_duration_seconds"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_api_html_and_error_responses() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/setup",
+        "/",
+        "/login",
+        "/api/no-such-thing",
+        "/healthz",
+        "/api/me",
+    ] {
+        let reply = app.get_anon(path).await;
+        let csp = reply
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{path} has a CSP"));
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{path}: CSP has script-src: {csp}"));
+        assert!(!script_src.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(!script_src.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{path}: {csp}");
+        assert_eq!(
+            reply.header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("x-frame-options").as_deref(),
+            Some("DENY"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_html_shell_is_served_for_client_routes() {
+    let app = spawn_app().await;
+    for path in ["/", "/login", "/setup", "/w/some-id/admin"] {
+        let reply = app.get_anon(path).await.expect(200);
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")),
+            "{path}: {:?}",
+            reply.header("content-type")
+        );
+        let html = reply.text().to_lowercase();
+        assert!(html.contains("<html"), "{path} is the HTML shell");
+        // The CSP forbids inline scripts, so the shell must not rely on any.
+        for (i, _) in html.match_indices("<script") {
+            let tag_end = html[i..].find('>').map_or(html.len(), |e| i + e);
+            assert!(
+                html[i..tag_end].contains("src="),
+                "{path}: inline script at byte {i}"
+            );
+        }
+    }
+    // The shell revalidates cheaply with its ETag.
+    let first = app.get_anon("/").await.expect(200);
+    let etag = first.header("etag").expect("an ETag");
+    let again = send(app.client.get(app.url("/")).header("if-none-match", &etag)).await;
+    assert_eq!(again.status.as_u16(), 304);
+    // A missing asset is a 404, not the shell.
+    app.get_anon("/no-such-file.js").await.expect(404);
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_get_json_errors() {
+    let app = spawn_app().await;
+    let org = app.setup_owner().await;
+    for path in [
+        "/api/nope",
+        "/api/workspaces/x/y/z/w",
+        "/api/v2/me",
+        "/api/setup/extra",
+    ] {
+        let reply = app.get(path, &org.owner.access).await;
+        reply.expect_error(404, "not_found");
+        let anon = app.get_anon(path).await;
+        anon.expect_error(404, "not_found");
+    }
+    let reply = app.call(Method::DELETE, "/api/setup", None, None).await;
+    assert_eq!(reply.status.as_u16(), 405, "{}", reply.text());
+    assert!(
+        reply.json()["error"]["code"].is_string(),
+        "{}",
+        reply.text()
+    );
+    let reply = app.call(Method::GET, "/api/auth/login", None, None).await;
+    assert_eq!(reply.status.as_u16(), 405, "{}", reply.text());
+    assert!(reply.json()["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_once() {
+    let app = spawn_app().await;
+    let doc = app.get_anon("/api/openapi.json").await.expect_json(200);
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "OpenAPI 3.1: {}",
+        doc["openapi"]
+    );
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(
+        scheme["scheme"].as_str().map(str::to_lowercase).as_deref(),
+        Some("bearer")
+    );
+
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operation_ids = BTreeSet::new();
+    let mut documented = BTreeSet::new();
+    for (path, item) in paths {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            documented.insert((method.to_owned(), path.clone()));
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has an operationId"))
+                .to_owned();
+            assert!(
+                operation_ids.insert(id.clone()),
+                "operationId {id} is used twice"
+            );
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has responses"
+            );
+        }
+    }
+    assert!(operation_ids.contains("login"));
+    let login = &paths["/api/auth/login"]["post"];
+    assert_eq!(login["operationId"], "login");
+    assert!(login["requestBody"].is_object());
+
+    let tested: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let undocumented: Vec<_> = tested.difference(&documented).collect();
+    let untested: Vec<_> = documented.difference(&tested).collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
+    assert!(
+        untested.is_empty(),
+        "documented but not in the tested list: {untested:?}"
+    );
+
+    // Routes that need a sign-in say so.
+    for (method, path) in &documented {
+        let op = &paths[path.as_str()][method.as_str()];
+        let public = matches!(
+            path.as_str(),
+            "/api/setup"
+                | "/api/auth/login"
+                | "/api/auth/refresh"
+                | "/api/auth/register"
+                | "/api/auth/open-workspaces"
+        ) || path == "/api/invites/{token}";
+        let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+        assert_eq!(secured, !public, "{method} {path}: security requirement");
+    }
+}
+
+/// Every documented route is really served: probing it (without credentials, with
+/// placeholder ids) never gets the unknown-endpoint 404 or a 405.
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = spawn_app().await;
+    let unknown = app.get_anon("/api/definitely-not-a-route").await.json();
+    let placeholder = uuid::Uuid::now_v7().to_string();
+    for (method, path) in ROUTES {
+        let concrete = ["{id}", "{ws}", "{user}", "{team}", "{token}"]
+            .iter()
+            .fold((*path).to_owned(), |p, param| {
+                p.replace(param, &placeholder)
+            });
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let body: Option<Value> = matches!(method, Method::POST | Method::PATCH | Method::PUT)
+            .then(|| serde_json::json!({}));
+        let reply = app
+            .call(method.clone(), &concrete, None, body.as_ref())
+            .await;
+        assert_ne!(
+            reply.status.as_u16(),
+            405,
+            "{method} {path}: {}",
+            reply.text()
+        );
+        if reply.status.as_u16() == 404 {
+            assert_ne!(reply.json(), unknown, "{method} {path} is not routed");
+        }
+    }
+}
+
+/// Contract gap: `/api/ws` without an upgrade is refused by axum's own extractor, in
+/// plain text, not with the API error body every other `/api` answer uses.
+#[tokio::test]
+async fn a_plain_request_to_the_websocket_endpoint_gets_the_json_error_body() {
+    let app = spawn_app().await;
+    let reply = app.get_anon("/api/ws").await;
+    let status = reply.status.as_u16();
+    assert!((400..500).contains(&status), "{status}: {}", reply.text());
+    reply.expect_error(status, "bad_request");
+}
