@@ -49,6 +49,14 @@ pub struct Config {
     pub registrations_per_ip_per_hour: u32,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Largest file upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Read receipts are tracked in channels with at most this many members (and all DMs).
+    pub receipts_max_channel_members: i64,
+    /// Seconds between reminders of unacknowledged DING messages.
+    pub ding_reminder_interval_secs: u64,
+    /// Events queued per websocket connection; a client further behind is disconnected.
+    pub ws_queue_len: usize,
 }
 
 impl Default for Config {
@@ -71,6 +79,10 @@ impl Default for Config {
             login_attempts_per_ip_per_minute: 60,
             registrations_per_ip_per_hour: 30,
             shutdown_grace_secs: 10,
+            max_upload_bytes: 100 * 1024 * 1024,
+            receipts_max_channel_members: 500,
+            ding_reminder_interval_secs: 300,
+            ws_queue_len: 1024,
         }
     }
 }

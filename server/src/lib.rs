@@ -7,7 +7,8 @@
 //! - [`auth`]: passwords, tokens, the `CurrentUser` extractor, rate limits.
 //! - [`accounts`]: setup, registration, sign-in, profile, sessions.
 //! - [`orgs`]: workspaces, members, roles, teams, invitations, audit log.
-//! - [`realtime`]: the websocket gateway and the hub of live connections.
+//! - [`chat`]: channels, DMs, messages, threads, receipts, files, search, webhooks.
+//! - [`realtime`]: the websocket gateway, the hub of live connections, the bus.
 //! - [`http`]: cross-cutting HTTP pieces (extractors, health, middleware).
 //! - [`web`]: the embedded web client and the OpenAPI document.
 //! - [`cli`]: the `admin` subcommands.
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub mod accounts;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -40,7 +42,9 @@ use auth::password::Passwords;
 use auth::rate_limit::RateLimits;
 use auth::tokens::TokenKeys;
 use config::Config;
+use chat::{Chat, ChatSettings};
 use realtime::Hub;
+use realtime::bus::Bus;
 use store::Store;
 
 /// Everything handlers share. Cheap to clone.
@@ -56,8 +60,10 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Sign-in and registration limits.
     pub limits: Arc<RateLimits>,
-    /// Live websocket connections.
-    pub hub: Hub,
+    /// Delivery of realtime events to live connections (on every node).
+    pub bus: Bus,
+    /// Chat's shared handles.
+    pub chat: Chat,
     /// Base URL for links, without a trailing slash.
     public_url: Arc<str>,
 }
@@ -101,13 +107,24 @@ impl App {
             config.public_url.trim_end_matches('/').into()
         };
         let setup_token = accounts::setup::issue_token(&store).await?;
+        let bus = Bus::new(Hub::new(config.ws_queue_len), store.clone());
+        let chat = Chat::new(
+            store.clone(),
+            bus.clone(),
+            ChatSettings {
+                receipts_max_members: config.receipts_max_channel_members,
+                max_upload_bytes: config.max_upload_bytes,
+                files_dir: config.data_dir.join("files"),
+            },
+        );
         let state = AppState {
             limits: Arc::new(RateLimits::new(&config)),
             config: Arc::new(config),
             store,
             tokens: Arc::new(tokens),
             passwords: Passwords::new().await?,
-            hub: Hub::default(),
+            bus,
+            chat,
             public_url,
         };
         http::health::prometheus();
@@ -141,7 +158,11 @@ impl App {
                 limits.retain_recent();
             }
         });
-        let hub = state.hub.clone();
+        let reminders = tokio::spawn(chat::receipts::remind_loop(
+            state.chat.clone(),
+            Duration::from_secs(state.config.ding_reminder_interval_secs),
+        ));
+        let hub = state.bus.hub().clone();
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -164,6 +185,7 @@ impl App {
             }
         };
         sweeper.abort();
+        reminders.abort();
         state.store.close().await;
         result
     }
@@ -174,6 +196,7 @@ fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(web::ApiDoc::openapi())
         .merge(accounts::router(state.config.max_avatar_bytes))
         .merge(orgs::router())
+        .merge(chat::router(state.config.max_upload_bytes))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let api = api

@@ -253,7 +253,7 @@ pub async fn refresh(
             auth_response(&state, user, session, refresh, StatusCode::OK)
         }
         Ok(Rotation::ReuseDetected { session }) => {
-            state.hub.disconnect_session(session);
+            state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(session)).await;
             tracing::warn!(%session, "refresh token reuse detected; session revoked");
             let mut response = AppError::Unauthorized(
                 "this refresh token was already used; the session has been ended".into(),
@@ -285,7 +285,7 @@ pub async fn logout(
     me: CurrentUser,
 ) -> AppResult<impl IntoResponse> {
     sessions::revoke(&state.store, me.user_id, me.session_id).await?;
-    state.hub.disconnect_session(me.session_id);
+    state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(me.session_id)).await;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]))
 }
 

@@ -4,6 +4,7 @@
 use crate::AppState;
 use crate::accounts::{sessions, users};
 use crate::error::{AppError, AppResult};
+use crate::realtime::bus::Delivery;
 use crate::store::ids::{SessionId, UserId};
 
 /// Activate or deactivate an account. Deactivation revokes every session and closes
@@ -14,7 +15,7 @@ pub async fn set_active(state: &AppState, user: UserId, active: bool) -> AppResu
     }
     if !active {
         sessions::revoke_all(&state.store, user, None).await?;
-        state.hub.disconnect_user(user);
+        state.bus.publish(Delivery::DisconnectUser(user)).await;
     }
     Ok(())
 }
@@ -26,7 +27,7 @@ pub async fn end_sessions(
     keep: Option<SessionId>,
 ) -> AppResult<()> {
     for session in sessions::revoke_all(&state.store, user, keep).await? {
-        state.hub.disconnect_session(session);
+        state.bus.publish(Delivery::DisconnectSession(session)).await;
     }
     Ok(())
 }

@@ -48,6 +48,8 @@ pub struct UpdateProfile {
     pub locale: Option<String>,
     /// IANA time zone, e.g. `Asia/Shanghai`.
     pub time_zone: Option<String>,
+    /// Let others see when I have read their messages (if the workspace lets me choose).
+    pub share_read_receipts: Option<bool>,
 }
 
 /// Change my display name, language or time zone.
@@ -63,6 +65,7 @@ pub async fn update_profile(
         display_name: body.display_name.as_deref().map(display_name).transpose()?,
         locale: body.locale.as_deref().map(locale).transpose()?,
         time_zone: body.time_zone.as_deref().map(time_zone).transpose()?,
+        share_read_receipts: body.share_read_receipts,
     };
     Ok(Json(
         users::update_profile(&state.store, me.user_id, change)
@@ -255,6 +258,6 @@ pub async fn revoke_session(
     if !sessions::revoke(&state.store, me.user_id, id).await? {
         return Err(AppError::not_found("session"));
     }
-    state.hub.disconnect_session(id);
+    state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

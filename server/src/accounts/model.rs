@@ -19,6 +19,11 @@ pub struct User {
     pub time_zone: String,
     /// Where the avatar image is served, or null when there is none.
     pub avatar_url: Option<String>,
+    /// Custom status text, e.g. "In meetings until 3pm".
+    pub status_text: String,
+    /// Whether others see when I have read their messages (when the workspace lets
+    /// people choose).
+    pub share_read_receipts: bool,
     /// RFC 3339 UTC.
     pub created_at: String,
 }
@@ -34,11 +39,14 @@ pub struct UserRow {
     pub time_zone: String,
     pub avatar_updated_at: Option<i64>,
     pub deactivated_at: Option<i64>,
+    pub status_text: String,
+    pub share_read_receipts: bool,
     pub created_at: i64,
 }
 
 /// Columns selected into a `UserRow`.
-pub const USER_COLUMNS: &str = "id, email, username, display_name, locale, time_zone, avatar_updated_at, deactivated_at, created_at";
+pub const USER_COLUMNS: &str = "id, email, username, display_name, locale, time_zone, avatar_updated_at, deactivated_at,
+    status_text, share_read_receipts, created_at";
 
 pub fn avatar_url(id: UserId, updated_at: Option<i64>) -> Option<String> {
     updated_at.map(|v| format!("/api/users/{id}/avatar?v={v}"))
@@ -54,6 +62,8 @@ impl From<UserRow> for User {
             display_name: r.display_name,
             locale: r.locale,
             time_zone: r.time_zone,
+            status_text: r.status_text,
+            share_read_receipts: r.share_read_receipts,
             created_at: rfc3339(r.created_at),
         }
     }

@@ -106,6 +106,7 @@ pub struct ProfileChange {
     pub display_name: Option<String>,
     pub locale: Option<String>,
     pub time_zone: Option<String>,
+    pub share_read_receipts: Option<bool>,
 }
 
 pub async fn update_profile(
@@ -115,11 +116,13 @@ pub async fn update_profile(
 ) -> AppResult<UserRow> {
     db!(store.write(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE users SET display_name = COALESCE($1, display_name), locale = COALESCE($2, locale),
-         time_zone = COALESCE($3, time_zone) WHERE id = $4 RETURNING {USER_COLUMNS}"
+         time_zone = COALESCE($3, time_zone), share_read_receipts = COALESCE($4, share_read_receipts)
+         WHERE id = $5 RETURNING {USER_COLUMNS}"
     )))
     .bind(change.display_name)
     .bind(change.locale)
     .bind(change.time_zone)
+    .bind(change.share_read_receipts)
     .bind(id)
     .fetch_optional(c)
     .await)?

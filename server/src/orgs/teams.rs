@@ -246,6 +246,7 @@ pub async fn update(
     })
     .await?;
     tx.commit().await?;
+    crate::chat::team_channels::sync_workspace(&state.chat, ws).await?;
     Ok(Json(load(&state.store, ws, team).await?))
 }
 
@@ -292,6 +293,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    crate::chat::team_channels::sync_workspace(&state.chat, ws).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -378,6 +380,7 @@ pub async fn put_member(
     )
     .await?;
     tx.commit().await?;
+    crate::chat::team_channels::sync_workspace(&state.chat, ws).await?;
     let member: TeamMember = db!(state.store.read(), c => sqlx::query_as(
         "SELECT u.id AS user_id, u.username, u.display_name, tm.lead FROM team_members tm JOIN users u ON u.id = tm.user_id
          WHERE tm.team_id = $1 AND tm.user_id = $2"
@@ -426,5 +429,6 @@ pub async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    crate::chat::team_channels::sync_workspace(&state.chat, ws).await?;
     Ok(StatusCode::NO_CONTENT)
 }

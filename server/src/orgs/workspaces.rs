@@ -35,6 +35,8 @@ pub struct Workspace {
     pub slug: String,
     /// Anyone may register an account and join without an invitation.
     pub open_registration: bool,
+    /// Read receipts: `on` for everyone, `off`, or `user` (each person chooses).
+    pub receipts_policy: String,
     pub created_at: String,
     /// The caller's role.
     pub role: Role,
@@ -46,6 +48,7 @@ struct Row {
     name: String,
     slug: String,
     open_registration: bool,
+    receipts_policy: String,
     created_at: i64,
 }
 
@@ -56,6 +59,7 @@ impl Row {
             name: self.name,
             slug: self.slug,
             open_registration: self.open_registration,
+            receipts_policy: self.receipts_policy,
             created_at: rfc3339(self.created_at),
             role,
         }
@@ -115,6 +119,7 @@ pub async fn create_in(tx: &mut Tx, name: &str, owner: UserId) -> AppResult<Work
         name: name.to_owned(),
         slug,
         open_registration: false,
+        receipts_policy: "on".into(),
         created_at: rfc3339(now),
         role: Role::Owner,
     })
@@ -170,7 +175,7 @@ pub async fn open_workspaces(store: &Store) -> AppResult<Vec<OpenWorkspace>> {
 }
 
 async fn load(store: &Store, ws: WorkspaceId) -> AppResult<Row> {
-    db!(store.read(), c => sqlx::query_as("SELECT id, name, slug, open_registration, created_at FROM workspaces WHERE id = $1")
+    db!(store.read(), c => sqlx::query_as("SELECT id, name, slug, open_registration, receipts_policy, created_at FROM workspaces WHERE id = $1")
         .bind(ws)
         .fetch_optional(c)
         .await)?
@@ -245,6 +250,8 @@ pub async fn get_one(
 pub struct UpdateWorkspace {
     pub name: Option<String>,
     pub open_registration: Option<bool>,
+    /// `on`, `off` or `user`.
+    pub receipts_policy: Option<String>,
 }
 
 /// Change a workspace's settings (admins and owners).
@@ -261,12 +268,19 @@ pub async fn update(
 ) -> AppResult<Json<Workspace>> {
     let role = require_admin(&state.store, ws, me.user_id).await?;
     let name = body.name.as_deref().map(parse_name).transpose()?;
+    if let Some(p) = &body.receipts_policy
+        && !matches!(p.as_str(), "on" | "off" | "user")
+    {
+        return Err(AppError::Validation("receipts_policy must be on, off or user".into()));
+    }
     let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query(
-        "UPDATE workspaces SET name = COALESCE($1, name), open_registration = COALESCE($2, open_registration) WHERE id = $3"
+        "UPDATE workspaces SET name = COALESCE($1, name), open_registration = COALESCE($2, open_registration),
+         receipts_policy = COALESCE($3, receipts_policy) WHERE id = $4"
     )
     .bind(&name)
     .bind(body.open_registration)
+    .bind(&body.receipts_policy)
     .bind(ws)
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
@@ -278,7 +292,7 @@ pub async fn update(
             action: "workspace.updated",
             target_type: Some("workspace"),
             target_id: Some(ws.to_string()),
-            detail: serde_json::json!({ "name": name, "open_registration": body.open_registration }),
+            detail: serde_json::json!({ "name": name, "open_registration": body.open_registration, "receipts_policy": body.receipts_policy }),
             ip: client.ip_string(),
         },
     )

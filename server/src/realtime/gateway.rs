@@ -1,18 +1,32 @@
 //! `/api/ws`: one websocket per client tab. The first frame authenticates (no token in
-//! the URL, so none in access logs); then the server pings, answers pings, and closes
-//! the socket when the hub says the session has ended.
+//! the URL, so none in access logs) and may ask to resume; then the connection carries
+//! chat events out and requests in, pings, and closes when the session ends.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, interval, timeout};
 
-use super::hub::Control;
-use super::protocol::{CLOSE_AUTH_FAILED, CLOSE_IDLE, CLOSE_POLICY, ClientFrame, ServerFrame};
+use super::bus::Delivery;
+use super::hub::{Control, Outbound};
+use super::protocol::{CLOSE_AUTH_FAILED, CLOSE_IDLE, CLOSE_POLICY, ClientFrame, Positions, PresenceState, ServerFrame};
 use crate::AppState;
+use crate::auth::CurrentUser;
 use crate::auth::current_user::authenticate;
+use crate::chat::access::ChannelAccess;
+use crate::chat::events::{self, Event};
+use crate::chat::load::{self, COLUMNS, MessageRow};
+use crate::chat::messages::{self, SendMessage};
+use crate::chat::receipts;
+use crate::error::{AppError, AppResult};
+use crate::store::ids::{ChannelId, UserId};
+use crate::store::now_ms;
+use crate::db;
 
 /// Largest accepted client frame.
 const MAX_FRAME: usize = 64 * 1024;
@@ -22,26 +36,45 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// Frames a client may send per second before it is cut off.
 const MAX_FRAMES_PER_SEC: u32 = 50;
+/// Most changes replayed per channel on resume; beyond that the client reloads.
+const MAX_REPLAY: i64 = 500;
+/// Most channels in one resume.
+const MAX_RESUME_CHANNELS: usize = 2000;
+/// Typing events per channel at most this often.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// Sends queued per connection before new ones are refused.
+const MAX_PENDING_SENDS: usize = 64;
 
 /// Upgrade to the realtime websocket.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Small buffers: an idle connection should cost a few KiB, not tungstenite's defaults.
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(0)
         .on_upgrade(move |socket| serve(socket, state))
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
-fn text(frame: ServerFrame<'_>) -> Message {
-    Message::Text(frame.to_text().into())
+fn error_frame(id: Option<&str>, e: &AppError) -> Message {
+    let message = e.to_string();
+    Message::Text(ServerFrame::Error { id, code: e.code(), message: &message }.text())
+}
+
+/// Per-connection state beyond the socket.
+struct Conn {
+    state: AppState,
+    user: CurrentUser,
+    conn_id: u64,
+    /// Highest replayed sequence per channel: live events at or below it were already sent.
+    replayed: HashMap<ChannelId, i64>,
+    last_typing: HashMap<ChannelId, Instant>,
+    /// Sends run in order on a worker so the socket keeps flowing meanwhile.
+    sends: Option<mpsc::Sender<(Option<String>, ChannelId, SendMessage)>>,
+    replies: mpsc::Sender<Message>,
 }
 
 async fn serve(mut socket: WebSocket, state: AppState) {
@@ -49,41 +82,44 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ClientFrame>(&t).ok(),
         _ => None,
     };
-    let (id, token) = match first {
-        Some(ClientFrame::Auth { id, token }) => (id, token),
-        _ => {
-            let _ = socket
-                .send(close(CLOSE_AUTH_FAILED, "first frame must be auth"))
-                .await;
-            return;
-        }
+    let Some(ClientFrame::Auth { id, token, resume }) = first else {
+        let _ = socket.send(close(CLOSE_AUTH_FAILED, "first frame must be auth")).await;
+        return;
     };
     let user = match authenticate(&state, &token).await {
         Ok(u) => u,
         Err(e) => {
-            let message = e.to_string();
-            let _ = socket
-                .send(text(ServerFrame::Error {
-                    id: id.as_deref(),
-                    code: e.code(),
-                    message: &message,
-                }))
-                .await;
-            let _ = socket
-                .send(close(CLOSE_AUTH_FAILED, "authentication failed"))
-                .await;
+            let _ = socket.send(error_frame(id.as_deref(), &e)).await;
+            let _ = socket.send(close(CLOSE_AUTH_FAILED, "authentication failed")).await;
             return;
         }
     };
-    let (_registration, mut control) = state.hub.register(user.user_id, user.session_id);
-    if socket
-        .send(text(ServerFrame::Ok { id: id.as_deref() }))
-        .await
-        .is_err()
+    // Register before replaying, so nothing published meanwhile is missed; the replay
+    // filter drops what both paths deliver.
+    let connected = state.bus.hub().register(user.user_id, user.session_id);
+    let (replies_tx, mut replies) = mpsc::channel(MAX_PENDING_SENDS);
+    let mut conn = Conn {
+        state: state.clone(),
+        user,
+        conn_id: connected.registration.id(),
+        replayed: HashMap::new(),
+        last_typing: HashMap::new(),
+        sends: None,
+        replies: replies_tx,
+    };
+    if connected.presence_changed {
+        state.bus.publish(Delivery::Presence { user: user.user_id }).await;
+    }
+    if socket.send(Message::Text(ServerFrame::ok(id.as_deref()).text())).await.is_err() {
+        return;
+    }
+    if let Some(positions) = resume
+        && conn.replay(&mut socket, &positions).await.is_err()
     {
         return;
     }
-
+    let mut events = connected.events;
+    let mut control = connected.control;
     let mut ticker = interval(PING_EVERY);
     ticker.reset();
     let mut last_heard = Instant::now();
@@ -105,20 +141,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 }
                 match msg {
                     Message::Text(t) => {
-                        let reply = match serde_json::from_str::<ClientFrame>(&t) {
-                            Ok(ClientFrame::Pong) => None,
-                            Ok(ClientFrame::Ping { id }) => Some(text(ServerFrame::Pong { id: id.as_deref() })),
-                            Ok(ClientFrame::Auth { id, .. }) => Some(text(ServerFrame::Error {
-                                id: id.as_deref(), code: "bad_request", message: "already authenticated",
-                            })),
-                            Err(e) => {
-                                let message = format!("unrecognised frame: {e}");
-                                Some(text(ServerFrame::Error { id: None, code: "bad_request", message: &message }))
-                            }
-                        };
-                        if let Some(reply) = reply
-                            && socket.send(reply).await.is_err()
-                        {
+                        if conn.handle(&mut socket, &t).await.is_err() {
                             break;
                         }
                     }
@@ -134,15 +157,220 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 let _ = socket.send(close(code, reason)).await;
                 break;
             }
+            Some(event) = events.recv() => {
+                // Send what is queued in one flush.
+                let mut next = Some(event);
+                let mut failed = false;
+                while let Some(e) = next {
+                    if conn.wanted(&e) && socket.feed(Message::Text(e.frame)).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                    next = events.try_recv().ok();
+                }
+                if failed || socket.flush().await.is_err() {
+                    break;
+                }
+            }
+            Some(reply) = replies.recv() => {
+                if socket.send(reply).await.is_err() {
+                    break;
+                }
+            }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > PING_EVERY * 3 {
                     let _ = socket.send(close(CLOSE_IDLE, "no answer to pings")).await;
                     break;
                 }
-                if socket.send(text(ServerFrame::Ping)).await.is_err() {
+                if socket.send(Message::Text(ServerFrame::Ping.text())).await.is_err() {
                     break;
                 }
             }
         }
     }
+    let user_id = conn.user.user_id;
+    drop(connected.registration);
+    if state.bus.hub().presence(user_id) == super::hub::Presence::Offline {
+        let _ = db!(state.store.write(), c => sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(user_id)
+            .execute(c)
+            .await.map(|r| r.rows_affected()));
+        state.bus.publish(Delivery::Presence { user: user_id }).await;
+    }
+}
+
+impl Conn {
+    /// Drop live channel events already delivered by the replay.
+    fn wanted(&self, event: &Outbound) -> bool {
+        match event.channel {
+            Some((channel, seq)) => self.replayed.get(&channel).is_none_or(|max| seq > *max),
+            None => true,
+        }
+    }
+
+    /// Send every message of these channels changed after the given positions.
+    async fn replay(&mut self, socket: &mut WebSocket, positions: &Positions) -> Result<(), ()> {
+        if positions.len() > MAX_RESUME_CHANNELS {
+            let e = AppError::Validation(format!("resume at most {MAX_RESUME_CHANNELS} channels"));
+            return socket.send(error_frame(None, &e)).await.map_err(|_| ());
+        }
+        for (channel, after) in positions {
+            if ChannelAccess::load(&self.state.store, *channel, self.user.user_id)
+                .await
+                .map(|a| a.is_member())
+                .unwrap_or(false)
+                .eq(&false)
+            {
+                continue;
+            }
+            let rows: Result<Vec<MessageRow>, sqlx::Error> = db!(self.state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM messages m WHERE m.channel_id = $1 AND m.version_seq > $2 ORDER BY m.version_seq LIMIT $3"
+            )))
+            .bind(*channel)
+            .bind(*after)
+            .bind(MAX_REPLAY + 1)
+            .fetch_all(c)
+            .await);
+            let Ok(mut rows) = rows else { return Err(()) };
+            if rows.len() as i64 > MAX_REPLAY {
+                rows.truncate(0);
+                socket.send(Message::Text(ServerFrame::Resync { channel_id: *channel }.text())).await.map_err(|_| ())?;
+                // Everything live is still wanted: the client reloads up to now.
+                continue;
+            }
+            let Ok(messages) = load::hydrate(&self.state.store, rows).await else { return Err(()) };
+            let mut max = *after;
+            for m in &messages {
+                max = max.max(m.version);
+                let frame = Event::Message { channel_id: *channel, seq: m.version, message: m }.frame();
+                socket.feed(Message::Text(frame)).await.map_err(|_| ())?;
+            }
+            socket.flush().await.map_err(|_| ())?;
+            self.replayed.insert(*channel, max);
+        }
+        Ok(())
+    }
+
+    /// Handle one client text frame. `Err` ends the connection.
+    async fn handle(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), ()> {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let e = AppError::BadRequest(format!("unrecognised frame: {e}"));
+                return socket.send(error_frame(None, &e)).await.map_err(|_| ());
+            }
+        };
+        let reply = match frame {
+            ClientFrame::Pong => None,
+            ClientFrame::Ping { id } => Some(Message::Text(ServerFrame::Pong { id: id.as_deref() }.text())),
+            ClientFrame::Auth { id, .. } => Some(error_frame(id.as_deref(), &AppError::BadRequest("already authenticated".into()))),
+            ClientFrame::Resume { id, positions } => {
+                self.replay(socket, &positions).await?;
+                Some(Message::Text(ServerFrame::ok(id.as_deref()).text()))
+            }
+            ClientFrame::Send { id, channel_id, message } => {
+                self.queue_send(id, channel_id, message);
+                None
+            }
+            ClientFrame::Read { id, channel_id, seq } => Some(
+                match receipts::mark_read(&self.state.chat, self.user.user_id, channel_id, seq).await {
+                    Ok(seq) => Message::Text(ServerFrame::Ok { id: id.as_deref(), message: None, seq: Some(seq), presence: None }.text()),
+                    Err(e) => error_frame(id.as_deref(), &e),
+                },
+            ),
+            ClientFrame::Typing { channel_id, thread_root_id } => {
+                self.typing(channel_id, thread_root_id).await;
+                None
+            }
+            ClientFrame::PresenceSubscribe { id, user_ids } => Some(self.subscribe_presence(id.as_deref(), user_ids).await),
+            ClientFrame::Away { away } => {
+                let hub = self.state.bus.hub();
+                if hub.set_away(self.user.user_id, self.conn_id, away) {
+                    self.state.bus.publish(Delivery::Presence { user: self.user.user_id }).await;
+                }
+                None
+            }
+        };
+        match reply {
+            Some(r) => socket.send(r).await.map_err(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    fn queue_send(&mut self, id: Option<String>, channel: ChannelId, message: SendMessage) {
+        let sends = self.sends.get_or_insert_with(|| {
+            let (tx, mut rx) = mpsc::channel::<(Option<String>, ChannelId, SendMessage)>(MAX_PENDING_SENDS);
+            let chat = self.state.chat.clone();
+            let user = self.user.user_id;
+            let replies = self.replies.clone();
+            tokio::spawn(async move {
+                while let Some((id, channel, message)) = rx.recv().await {
+                    let reply = match messages::send(&chat, user, channel, message).await {
+                        Ok(m) => Message::Text(ServerFrame::Ok { id: id.as_deref(), message: Some(&m), seq: Some(m.seq), presence: None }.text()),
+                        Err(e) => error_frame(id.as_deref(), &e),
+                    };
+                    if replies.send(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tx
+        });
+        if let Err(mpsc::error::TrySendError::Full((id, _, _)) | mpsc::error::TrySendError::Closed((id, _, _))) =
+            sends.try_send((id, channel, message))
+        {
+            let e = AppError::RateLimited(1);
+            let _ = self.replies.try_send(error_frame(id.as_deref(), &e));
+        }
+    }
+
+    async fn typing(&mut self, channel: ChannelId, thread_root_id: Option<crate::store::ids::MessageId>) {
+        let now = Instant::now();
+        if self.last_typing.get(&channel).is_some_and(|t| now.duration_since(*t) < TYPING_EVERY) {
+            return;
+        }
+        self.last_typing.insert(channel, now);
+        let members = self.state.bus.members(channel).await;
+        if !members.contains(&self.user.user_id) {
+            return;
+        }
+        let event = Event::Typing { channel_id: channel, user_id: self.user.user_id, thread_root_id, expires_in_ms: 6000 };
+        events::to_channel(&self.state.bus, channel, event).await;
+    }
+
+    async fn subscribe_presence(&mut self, id: Option<&str>, users: Vec<UserId>) -> Message {
+        if users.len() > 500 {
+            return error_frame(id, &AppError::Validation("subscribe to at most 500 people".into()));
+        }
+        let visible: AppResult<Vec<UserId>> = visible_people(&self.state, self.user.user_id, &users).await;
+        match visible {
+            Ok(users) => {
+                let hub = self.state.bus.hub();
+                hub.watch_presence(self.conn_id, self.user.user_id, &users);
+                let states: Vec<PresenceState> = users.iter().map(|u| PresenceState { user_id: *u, status: hub.presence(*u) }).collect();
+                Message::Text(ServerFrame::Ok { id, message: None, seq: None, presence: Some(&states) }.text())
+            }
+            Err(e) => error_frame(id, &e),
+        }
+    }
+}
+
+/// The subset of `users` who share a workspace with `me`.
+async fn visible_people(state: &AppState, me: UserId, users: &[UserId]) -> AppResult<Vec<UserId>> {
+    if users.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "SELECT DISTINCT m2.user_id FROM memberships m1 JOIN memberships m2 ON m1.workspace_id = m2.workspace_id
+         WHERE m1.user_id = $1 AND m2.user_id IN ({})",
+        load::placeholders(2, users.len())
+    );
+    Ok(db!(state.store.read(), c => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(me);
+        for u in users {
+            q = q.bind(*u);
+        }
+        q.fetch_all(c).await
+    })?)
 }

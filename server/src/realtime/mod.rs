@@ -1,6 +1,7 @@
-//! Realtime: the websocket gateway at `/api/ws` and the hub that knows every live
-//! connection, so access can be ended at once. Chat events will ride the same socket.
+//! Realtime: the websocket gateway at `/api/ws`, the hub that knows every live
+//! connection on this node, and the bus that carries deliveries to the hubs.
 
+pub mod bus;
 pub mod gateway;
 pub mod hub;
 pub mod protocol;

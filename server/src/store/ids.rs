@@ -68,6 +68,22 @@ typed_id!(
     /// An audit log entry.
     AuditId
 );
+typed_id!(
+    /// A channel, DM or group DM.
+    ChannelId
+);
+typed_id!(
+    /// A chat message.
+    MessageId
+);
+typed_id!(
+    /// An uploaded file.
+    FileId
+);
+typed_id!(
+    /// An incoming webhook.
+    WebhookId
+);
 
 /// Now as unix milliseconds.
 pub fn now_ms() -> i64 {

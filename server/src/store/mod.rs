@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 };
 
 pub mod ids;
+pub mod text_search;
 pub use ids::now_ms;
 
 /// A pool of one backend.

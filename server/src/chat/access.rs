@@ -1,0 +1,132 @@
+//! Who may see and do what in a channel. A channel a person may not see answers 404,
+//! exactly like one that does not exist.
+
+use crate::chat::model::ChannelKind;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::orgs::Role;
+use crate::orgs::access::member_role;
+use crate::store::Store;
+use crate::store::ids::{ChannelId, TeamId, UserId, WorkspaceId};
+
+/// A `channels` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelRow {
+    pub id: ChannelId,
+    pub workspace_id: WorkspaceId,
+    pub kind: String,
+    pub name: Option<String>,
+    pub topic: String,
+    pub team_id: Option<TeamId>,
+    pub created_at: i64,
+    pub archived_at: Option<i64>,
+    pub last_seq: i64,
+    pub last_message_at: Option<i64>,
+}
+
+pub const CHANNEL_COLUMNS: &str =
+    "c.id, c.workspace_id, c.kind, c.name, c.topic, c.team_id, c.created_at, c.archived_at, c.last_seq, c.last_message_at";
+
+/// A `channel_members` row for the caller.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Membership {
+    pub role: String,
+    pub notify: String,
+    pub last_read_seq: i64,
+}
+
+/// A channel together with the caller's standing in it.
+#[derive(Debug, Clone)]
+pub struct ChannelAccess {
+    pub channel: ChannelRow,
+    pub kind: ChannelKind,
+    /// The caller's channel membership, if any.
+    pub membership: Option<Membership>,
+    /// The caller's role in the channel's workspace.
+    pub workspace_role: Role,
+    pub user: UserId,
+}
+
+impl ChannelAccess {
+    /// Load a channel the caller may see: a member, or any non-guest workspace member
+    /// for public channels. Otherwise 404.
+    pub async fn load(store: &Store, channel: ChannelId, user: UserId) -> AppResult<ChannelAccess> {
+        let row: Option<ChannelRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.id = $1"
+        )))
+        .bind(channel)
+        .fetch_optional(c)
+        .await)?;
+        let channel_row = row.ok_or_else(|| AppError::not_found("channel"))?;
+        let workspace_role = member_role(store, channel_row.workspace_id, user)
+            .await
+            .map_err(|_| AppError::not_found("channel"))?;
+        let membership: Option<Membership> = db!(store.read(), c => sqlx::query_as(
+            "SELECT role, notify, last_read_seq FROM channel_members WHERE channel_id = $1 AND user_id = $2"
+        )
+        .bind(channel)
+        .bind(user)
+        .fetch_optional(c)
+        .await)?;
+        let kind = ChannelKind::parse(&channel_row.kind)?;
+        let browsable = matches!(kind, ChannelKind::Public | ChannelKind::Announcement);
+        let visible = membership.is_some() || (browsable && workspace_role != Role::Guest);
+        if !visible {
+            return Err(AppError::not_found("channel"));
+        }
+        Ok(ChannelAccess { channel: channel_row, kind, membership, workspace_role, user })
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.membership.is_some()
+    }
+
+    pub fn require_member(&self) -> AppResult<()> {
+        if self.is_member() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("join the channel first".into()))
+        }
+    }
+
+    /// Channel admins, and workspace admins for non-direct channels, manage a channel.
+    pub fn may_manage(&self) -> bool {
+        if self.kind.is_direct() {
+            return false;
+        }
+        self.workspace_role.is_admin() || self.membership.as_ref().is_some_and(|m| m.role == "admin")
+    }
+
+    pub fn require_manage(&self) -> AppResult<()> {
+        if self.kind.is_direct() {
+            return Err(AppError::Conflict("direct messages have no settings to manage".into()));
+        }
+        if self.may_manage() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only channel admins and workspace admins may do this".into()))
+        }
+    }
+
+    /// Post a message: a member of a channel that is not archived; in announcement
+    /// channels only admins.
+    pub fn require_post(&self) -> AppResult<()> {
+        self.require_member()?;
+        if self.channel.archived_at.is_some() {
+            return Err(AppError::Conflict("this channel is archived".into()));
+        }
+        if self.kind == ChannelKind::Announcement && !self.may_manage() {
+            return Err(AppError::Forbidden("only admins post in announcement channels".into()));
+        }
+        Ok(())
+    }
+
+    /// Reactions, reads and acknowledgements: a member of a channel that is not archived.
+    pub fn require_participate(&self) -> AppResult<()> {
+        self.require_member()?;
+        if self.channel.archived_at.is_some() {
+            return Err(AppError::Conflict("this channel is archived".into()));
+        }
+        Ok(())
+    }
+}
