@@ -100,7 +100,8 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             let role = Role::parse(&role).map_err(fail)?;
             let username =
                 username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-            let sign_up = SignUp::parse(&email, &username, &name, &password, None).map_err(fail)?;
+            let sign_up =
+                SignUp::parse(&email, &username, &name, &password, None, None).map_err(fail)?;
             let hash = state.passwords.hash(password).await.map_err(fail)?;
             let mut tx = state.store.begin().await?;
             let user = users::create(&mut tx, sign_up.into_new_user(hash))

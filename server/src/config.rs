@@ -242,11 +242,20 @@ mod tests {
         let from_file: toml::Table = toml::from_str(&text).expect("valid TOML");
         let defaults = toml::Table::try_from(Config::default()).expect("serialize");
         for key in defaults.keys() {
-            assert!(from_file.contains_key(key), "config.example.toml lacks {key}");
-            assert_eq!(from_file[key], defaults[key], "example value of {key} is not the default");
+            assert!(
+                from_file.contains_key(key),
+                "config.example.toml lacks {key}"
+            );
+            assert_eq!(
+                from_file[key], defaults[key],
+                "example value of {key} is not the default"
+            );
         }
         for key in from_file.keys().filter(|k| *k != "web_dir") {
-            assert!(defaults.contains_key(key), "config.example.toml documents unknown key {key}");
+            assert!(
+                defaults.contains_key(key),
+                "config.example.toml documents unknown key {key}"
+            );
         }
         Config::load(Some(&path), &Overrides::default()).expect("the example loads");
     }

@@ -3,7 +3,7 @@
 //! no detail: the cause is logged in the request span instead.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -162,5 +162,15 @@ impl From<PathRejection> for AppError {
 impl From<QueryRejection> for AppError {
     fn from(r: QueryRejection) -> Self {
         AppError::BadRequest(r.body_text())
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge("request body too large".into())
+        } else {
+            AppError::BadRequest(r.body_text())
+        }
     }
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::lifecycle;
-use crate::accounts::model::{Email, User, UserRow, Username, display_name, locale};
+use crate::accounts::model::{Email, User, UserRow, Username, display_name, locale, time_zone};
 use crate::accounts::sessions::{self, Origin, Rotation};
 use crate::accounts::users::{self, NewUser};
 use crate::auth::CurrentUser;
@@ -97,6 +97,7 @@ pub struct SignUp {
     pub username: Username,
     pub display_name: String,
     pub locale: String,
+    pub time_zone: String,
 }
 
 impl SignUp {
@@ -106,17 +107,23 @@ impl SignUp {
         name: &str,
         password: &str,
         loc: Option<&str>,
+        tz: Option<&str>,
     ) -> AppResult<SignUp> {
         let email = Email::parse(email)?;
         let username = Username::parse(username)?;
         let display_name = display_name(name)?;
         let locale = loc.map(locale).transpose()?.unwrap_or_else(|| "en".into());
+        let time_zone = tz
+            .map(time_zone)
+            .transpose()?
+            .unwrap_or_else(|| "UTC".into());
         check_new_password(password, &[&email.0, &username.0, &display_name])?;
         Ok(SignUp {
             email,
             username,
             display_name,
             locale,
+            time_zone,
         })
     }
 
@@ -127,6 +134,7 @@ impl SignUp {
             display_name: self.display_name,
             password_hash,
             locale: self.locale,
+            time_zone: self.time_zone,
         }
     }
 }
@@ -171,7 +179,11 @@ pub async fn login(
     state.limits.login(&body.login, client.ip)?;
     let found = users::find_for_login(&state.store, &body.login).await?;
     let (user, hash) = match found {
-        Some((u, h)) => (Some(u), Some(h)),
+        Some((u, h)) => {
+            // Email and username of one account share one budget.
+            check_user_budget(&state, u.id)?;
+            (Some(u), Some(h))
+        }
         None => (None, None),
     };
     let ok = state.passwords.verify(body.password, hash).await;
@@ -220,6 +232,11 @@ pub async fn login(
     auth_response(&state, user, session, refresh, StatusCode::OK)
 }
 
+fn check_user_budget(state: &AppState, user: crate::store::ids::UserId) -> AppResult<()> {
+    // The address was already counted by `limits.login`; count only the account here.
+    state.limits.password_attempt(user, None)
+}
+
 /// A refresh request; browsers may leave `refresh_token` out and rely on the cookie.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -253,7 +270,10 @@ pub async fn refresh(
             auth_response(&state, user, session, refresh, StatusCode::OK)
         }
         Ok(Rotation::ReuseDetected { session }) => {
-            state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(session)).await;
+            state
+                .bus
+                .publish(crate::realtime::bus::Delivery::DisconnectSession(session))
+                .await;
             tracing::warn!(%session, "refresh token reuse detected; session revoked");
             let mut response = AppError::Unauthorized(
                 "this refresh token was already used; the session has been ended".into(),
@@ -276,16 +296,30 @@ pub async fn refresh(
     }
 }
 
-/// Sign out this device.
+/// Sign out this device: the session named by the bearer token, or else by the
+/// refresh cookie (so a browser whose access token expired can still sign out).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", operation_id = "logout",
-    security(("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
+    security(("bearer" = []), ()), responses((status = 204), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
 pub async fn logout(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Result<CurrentUser, AppError>,
+    jar: CookieJar,
 ) -> AppResult<impl IntoResponse> {
-    sessions::revoke(&state.store, me.user_id, me.session_id).await?;
-    state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(me.session_id)).await;
+    let (user, session) = match me {
+        Ok(me) => (me.user_id, me.session_id),
+        Err(e) => match jar.get(REFRESH_COOKIE) {
+            Some(c) => sessions::of_refresh_token(&state.store, c.value())
+                .await?
+                .ok_or(e)?,
+            None => return Err(e),
+        },
+    };
+    sessions::revoke(&state.store, user, session).await?;
+    state
+        .bus
+        .publish(crate::realtime::bus::Delivery::DisconnectSession(session))
+        .await;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]))
 }
 
@@ -315,6 +349,8 @@ pub struct RegisterRequest {
     pub password: String,
     /// `en` or `zh-CN`.
     pub locale: Option<String>,
+    /// IANA time zone, e.g. `Asia/Shanghai` (default UTC).
+    pub time_zone: Option<String>,
     pub device: Option<String>,
 }
 
@@ -342,6 +378,7 @@ pub async fn register(
         &body.display_name,
         &body.password,
         body.locale.as_deref(),
+        body.time_zone.as_deref(),
     )?;
     let join = match (body.invite_token, body.workspace_id) {
         (Some(_), Some(_)) => return Err(AppError::Validation("give either invite_token or workspace_id, not both".into())),

@@ -27,7 +27,10 @@ pub async fn end_sessions(
     keep: Option<SessionId>,
 ) -> AppResult<()> {
     for session in sessions::revoke_all(&state.store, user, keep).await? {
-        state.bus.publish(Delivery::DisconnectSession(session)).await;
+        state
+            .bus
+            .publish(Delivery::DisconnectSession(session))
+            .await;
     }
     Ok(())
 }

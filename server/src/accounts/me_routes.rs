@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::auth::password::check_new_password;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::client::ClientInfo;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, RawBody};
 use crate::orgs::audit::{self, Event};
 use crate::orgs::workspaces::{self, WorkspaceSummary};
 use crate::store::ids::{SessionId, UserId};
@@ -107,7 +107,7 @@ pub async fn put_avatar(
     State(state): State<AppState>,
     me: CurrentUser,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AppResult<Json<User>> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -204,6 +204,8 @@ pub async fn change_password(
     if body.current_password.chars().count() > crate::auth::password::MAX_LEN {
         return Err(AppError::Forbidden("current password is wrong".into()));
     }
+    // Guessing the current password is limited like signing in.
+    state.limits.password_attempt(me.user_id, client.ip)?;
     let hash = users::password_hash(&state.store, me.user_id).await?;
     if !state
         .passwords
@@ -258,6 +260,9 @@ pub async fn revoke_session(
     if !sessions::revoke(&state.store, me.user_id, id).await? {
         return Err(AppError::not_found("session"));
     }
-    state.bus.publish(crate::realtime::bus::Delivery::DisconnectSession(id)).await;
+    state
+        .bus
+        .publish(crate::realtime::bus::Delivery::DisconnectSession(id))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

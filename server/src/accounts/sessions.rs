@@ -164,12 +164,20 @@ pub async fn rotate(store: &Store, refresh: &str, ttl_ms: i64) -> AppResult<Rota
     if state.revoked_at.is_some() || state.expires_at <= now || state.deactivated_at.is_some() {
         return Err(ended());
     }
-    if state.used_at.is_some() {
+    // Claim the token; a concurrent refresh that claimed it first makes this a reuse.
+    let claimed = tx!(&mut tx, c => sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(&hash)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if state.used_at.is_some() || claimed == 0 {
         tx!(&mut tx, c => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
             .bind(now)
             .bind(state.session_id)
             .execute(&mut *c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         tx.commit().await?;
         return Ok(Rotation::ReuseDetected {
             session: state.session_id,
@@ -177,11 +185,6 @@ pub async fn rotate(store: &Store, refresh: &str, ttl_ms: i64) -> AppResult<Rota
     }
     let next = random_token();
     tx!(&mut tx, c => {
-        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
-            .bind(now)
-            .bind(&hash)
-            .execute(&mut *c)
-            .await?;
         sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
             .bind(hash_token(&next))
             .bind(state.session_id)
@@ -208,6 +211,20 @@ pub async fn rotate(store: &Store, refresh: &str, ttl_ms: i64) -> AppResult<Rota
         session: state.session_id,
         refresh: next,
     })
+}
+
+/// The user and live session a refresh token belongs to.
+pub async fn of_refresh_token(
+    store: &Store,
+    refresh: &str,
+) -> AppResult<Option<(UserId, SessionId)>> {
+    Ok(db!(store.read(), c => sqlx::query_as(
+        "SELECT s.user_id, s.id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+         WHERE rt.token_hash = $1 AND s.revoked_at IS NULL"
+    )
+    .bind(hash_token(refresh))
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// Revoke one of `user`'s sessions. False when there is no such live session.

@@ -75,6 +75,8 @@ pub struct CompleteSetup {
     pub workspace_name: String,
     /// `en` or `zh-CN`.
     pub locale: Option<String>,
+    /// IANA time zone, e.g. `Asia/Shanghai` (default UTC).
+    pub time_zone: Option<String>,
 }
 
 /// Create the first account (the owner) and the first workspace.
@@ -94,6 +96,7 @@ pub async fn complete(
         &body.display_name,
         &body.password,
         body.locale.as_deref(),
+        body.time_zone.as_deref(),
     )?;
     let ws_name = workspaces::parse_name(&body.workspace_name)?;
     let hash = hash_token(&body.token);

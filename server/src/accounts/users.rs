@@ -13,6 +13,7 @@ pub struct NewUser {
     pub display_name: String,
     pub password_hash: String,
     pub locale: String,
+    pub time_zone: String,
 }
 
 /// Insert an account inside `tx`. A taken email or username is a 409.
@@ -21,7 +22,7 @@ pub async fn create(tx: &mut Tx, new: NewUser) -> AppResult<UserRow> {
     let now = now_ms();
     let row: Result<UserRow, sqlx::Error> = tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO users (id, email, username, display_name, password_hash, locale, time_zone, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'UTC', $7) RETURNING {USER_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
     )))
     .bind(id)
     .bind(&new.email.0)
@@ -29,6 +30,7 @@ pub async fn create(tx: &mut Tx, new: NewUser) -> AppResult<UserRow> {
     .bind(&new.display_name)
     .bind(&new.password_hash)
     .bind(&new.locale)
+    .bind(&new.time_zone)
     .bind(now)
     .fetch_one(c)
     .await);

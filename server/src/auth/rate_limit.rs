@@ -10,10 +10,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::store::ids::UserId;
 
 /// The keyed limiters of one app.
 pub struct RateLimits {
     login_account: DefaultKeyedRateLimiter<String>,
+    login_user: DefaultKeyedRateLimiter<UserId>,
     login_ip: DefaultKeyedRateLimiter<IpAddr>,
     register_ip: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -35,6 +37,9 @@ impl RateLimits {
             login_account: RateLimiter::keyed(Quota::per_minute(nz(
                 config.login_attempts_per_account_per_minute
             ))),
+            login_user: RateLimiter::keyed(Quota::per_minute(nz(
+                config.login_attempts_per_account_per_minute
+            ))),
             login_ip: RateLimiter::keyed(Quota::per_minute(nz(
                 config.login_attempts_per_ip_per_minute
             ))),
@@ -44,12 +49,21 @@ impl RateLimits {
         }
     }
 
-    /// One sign-in attempt for `login` (lowercased) from `ip`.
+    /// One sign-in attempt for `login` (as typed, normalised) from `ip`.
     pub fn login(&self, login: &str, ip: Option<IpAddr>) -> AppResult<()> {
         if let Some(ip) = ip {
             check(&self.login_ip, &ip)?;
         }
-        check(&self.login_account, &login.to_lowercase())
+        check(&self.login_account, &login.trim().to_lowercase())
+    }
+
+    /// One password attempt against an existing account, however it was named (email
+    /// or username) and from wherever: sign-in and password changes share this budget.
+    pub fn password_attempt(&self, user: UserId, ip: Option<IpAddr>) -> AppResult<()> {
+        if let Some(ip) = ip {
+            check(&self.login_ip, &ip)?;
+        }
+        check(&self.login_user, &user)
     }
 
     /// One registration or setup attempt from `ip`.
@@ -63,6 +77,7 @@ impl RateLimits {
     /// Forget keys that are back to full capacity, so memory stays bounded.
     pub fn retain_recent(&self) {
         self.login_account.retain_recent();
+        self.login_user.retain_recent();
         self.login_ip.retain_recent();
         self.register_ip.retain_recent();
     }

@@ -24,8 +24,7 @@ pub struct ChannelRow {
     pub last_message_at: Option<i64>,
 }
 
-pub const CHANNEL_COLUMNS: &str =
-    "c.id, c.workspace_id, c.kind, c.name, c.topic, c.team_id, c.created_at, c.archived_at, c.last_seq, c.last_message_at";
+pub const CHANNEL_COLUMNS: &str = "c.id, c.workspace_id, c.kind, c.name, c.topic, c.team_id, c.created_at, c.archived_at, c.last_seq, c.last_message_at";
 
 /// A `channel_members` row for the caller.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -74,7 +73,13 @@ impl ChannelAccess {
         if !visible {
             return Err(AppError::not_found("channel"));
         }
-        Ok(ChannelAccess { channel: channel_row, kind, membership, workspace_role, user })
+        Ok(ChannelAccess {
+            channel: channel_row,
+            kind,
+            membership,
+            workspace_role,
+            user,
+        })
     }
 
     pub fn is_member(&self) -> bool {
@@ -94,17 +99,22 @@ impl ChannelAccess {
         if self.kind.is_direct() {
             return false;
         }
-        self.workspace_role.is_admin() || self.membership.as_ref().is_some_and(|m| m.role == "admin")
+        self.workspace_role.is_admin()
+            || self.membership.as_ref().is_some_and(|m| m.role == "admin")
     }
 
     pub fn require_manage(&self) -> AppResult<()> {
         if self.kind.is_direct() {
-            return Err(AppError::Conflict("direct messages have no settings to manage".into()));
+            return Err(AppError::Conflict(
+                "direct messages have no settings to manage".into(),
+            ));
         }
         if self.may_manage() {
             Ok(())
         } else {
-            Err(AppError::Forbidden("only channel admins and workspace admins may do this".into()))
+            Err(AppError::Forbidden(
+                "only channel admins and workspace admins may do this".into(),
+            ))
         }
     }
 
@@ -116,7 +126,9 @@ impl ChannelAccess {
             return Err(AppError::Conflict("this channel is archived".into()));
         }
         if self.kind == ChannelKind::Announcement && !self.may_manage() {
-            return Err(AppError::Forbidden("only admins post in announcement channels".into()));
+            return Err(AppError::Forbidden(
+                "only admins post in announcement channels".into(),
+            ));
         }
         Ok(())
     }

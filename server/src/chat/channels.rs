@@ -74,7 +74,10 @@ async fn to_channels(chat: &Chat, user: UserId, rows: Vec<ListRow>) -> AppResult
         .collect();
     let mut peers: HashMap<ChannelId, Vec<UserId>> = HashMap::new();
     for chunk in direct.chunks(500) {
-        let sql = format!("SELECT channel_id, user_id FROM channel_members WHERE channel_id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "SELECT channel_id, user_id FROM channel_members WHERE channel_id IN ({})",
+            placeholders(1, chunk.len())
+        );
         let pairs: Vec<(ChannelId, UserId)> = db!(chat.store.read(), c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for id in chunk {
@@ -121,8 +124,16 @@ async fn to_channels(chat: &Chat, user: UserId, rows: Vec<ListRow>) -> AppResult
             my_role: r.role,
             notify: NotifyLevel::parse(r.notify.as_deref().unwrap_or("all")),
             last_read_seq: r.last_read_seq.unwrap_or(r.channel.last_seq),
-            unread_count: if r.last_read_seq.is_some() { r.unread_count } else { 0 },
-            mention_count: if r.last_read_seq.is_some() { r.mention_count } else { 0 },
+            unread_count: if r.last_read_seq.is_some() {
+                r.unread_count
+            } else {
+                0
+            },
+            mention_count: if r.last_read_seq.is_some() {
+                r.mention_count
+            } else {
+                0
+            },
             receipts: receipts_enabled(chat, kind, r.member_count, policy),
             peers: peer_list,
         });
@@ -137,7 +148,10 @@ pub async fn channel_for(chat: &Chat, user: UserId, channel: ChannelId) -> AppRe
         .bind(user)
         .fetch_all(c)
         .await)?;
-    to_channels(chat, user, rows).await?.pop().ok_or_else(|| AppError::not_found("channel"))
+    to_channels(chat, user, rows)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::not_found("channel"))
 }
 
 /// List my channels and DMs in a workspace, with unread and mention counts.
@@ -145,7 +159,11 @@ pub async fn channel_for(chat: &Chat, user: UserId, channel: ChannelId) -> AppRe
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Channel>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list_mine(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<Json<Vec<Channel>>> {
+pub async fn list_mine(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<Json<Vec<Channel>>> {
     member_role(&state.store, ws, me.user_id).await?;
     let rows: Vec<ListRow> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{LIST_SELECT} WHERE c.workspace_id = $1 AND cm.user_id IS NOT NULL ORDER BY COALESCE(c.last_message_at, c.created_at) DESC"
@@ -162,7 +180,11 @@ pub async fn list_mine(State(state): State<AppState>, me: CurrentUser, Path(ws):
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Channel>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn browse(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<Json<Vec<Channel>>> {
+pub async fn browse(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<Json<Vec<Channel>>> {
     if member_role(&state.store, ws, me.user_id).await? == Role::Guest {
         return Err(AppError::Forbidden("guests cannot browse channels".into()));
     }
@@ -181,7 +203,11 @@ pub async fn browse(State(state): State<AppState>, me: CurrentUser, Path(ws): Pa
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn get_one(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<Channel>> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<Channel>> {
     ChannelAccess::load(&state.store, id, me.user_id).await?;
     Ok(Json(channel_for(&state.chat, me.user_id, id).await?))
 }
@@ -190,7 +216,9 @@ fn parse_name(raw: &str) -> AppResult<String> {
     let n = raw.trim().trim_start_matches('#').trim();
     let len = n.chars().count();
     if len == 0 || len > 80 || n.chars().any(char::is_control) {
-        return Err(AppError::Validation("channel name must be 1-80 characters".into()));
+        return Err(AppError::Validation(
+            "channel name must be 1-80 characters".into(),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -198,12 +226,19 @@ fn parse_name(raw: &str) -> AppResult<String> {
 fn parse_topic(raw: &str) -> AppResult<String> {
     let t = raw.trim();
     if t.chars().count() > 250 || t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(AppError::Validation("topic must be at most 250 characters".into()));
+        return Err(AppError::Validation(
+            "topic must be at most 250 characters".into(),
+        ));
     }
     Ok(t.to_owned())
 }
 
-async fn name_taken(store: &Store, ws: WorkspaceId, name: &str, except: Option<ChannelId>) -> AppResult<bool> {
+async fn name_taken(
+    store: &Store,
+    ws: WorkspaceId,
+    name: &str,
+    except: Option<ChannelId>,
+) -> AppResult<bool> {
     let n: i64 = db!(store.read(), c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM channels WHERE workspace_id = $1 AND LOWER(name) = LOWER($2) AND ($3 IS NULL OR id <> $3)"
     )
@@ -216,7 +251,11 @@ async fn name_taken(store: &Store, ws: WorkspaceId, name: &str, except: Option<C
 }
 
 /// Check that every user is an active member of the workspace.
-async fn require_workspace_members(store: &Store, ws: WorkspaceId, users: &[UserId]) -> AppResult<()> {
+async fn require_workspace_members(
+    store: &Store,
+    ws: WorkspaceId,
+    users: &[UserId],
+) -> AppResult<()> {
     if users.is_empty() {
         return Ok(());
     }
@@ -233,13 +272,20 @@ async fn require_workspace_members(store: &Store, ws: WorkspaceId, users: &[User
         q.fetch_one(c).await
     })?;
     if n as usize != users.len() {
-        return Err(AppError::Validation("every person must be an active member of this workspace".into()));
+        return Err(AppError::Validation(
+            "every person must be an active member of this workspace".into(),
+        ));
     }
     Ok(())
 }
 
 /// Add members inside `tx` (existing members are left as they are).
-pub async fn add_members_in(tx: &mut Tx, channel: ChannelId, users: &[UserId], role: &str) -> AppResult<Vec<UserId>> {
+pub async fn add_members_in(
+    tx: &mut Tx,
+    channel: ChannelId,
+    users: &[UserId],
+    role: &str,
+) -> AppResult<Vec<UserId>> {
     let mut added = Vec::new();
     let now = now_ms();
     for u in users {
@@ -264,14 +310,44 @@ pub async fn add_members_in(tx: &mut Tx, channel: ChannelId, users: &[UserId], r
 }
 
 /// Tell the hubs and the people concerned that membership changed.
-pub async fn announce_membership(chat: &Chat, ws: WorkspaceId, channel: ChannelId, added: Vec<UserId>, removed: Vec<UserId>) {
+pub async fn announce_membership(
+    chat: &Chat,
+    ws: WorkspaceId,
+    channel: ChannelId,
+    added: Vec<UserId>,
+    removed: Vec<UserId>,
+) {
     if added.is_empty() && removed.is_empty() {
         return;
     }
     chat.bus.publish(Delivery::MembersChanged { channel }).await;
-    events::to_users(&chat.bus, added, Event::ChannelJoined { channel_id: channel, workspace_id: ws }).await;
-    events::to_users(&chat.bus, removed, Event::ChannelLeft { channel_id: channel, workspace_id: ws }).await;
-    events::to_channel(&chat.bus, channel, Event::ChannelUpdated { channel_id: channel, workspace_id: ws }).await;
+    events::to_users(
+        &chat.bus,
+        added,
+        Event::ChannelJoined {
+            channel_id: channel,
+            workspace_id: ws,
+        },
+    )
+    .await;
+    events::to_users(
+        &chat.bus,
+        removed,
+        Event::ChannelLeft {
+            channel_id: channel,
+            workspace_id: ws,
+        },
+    )
+    .await;
+    events::to_channel(
+        &chat.bus,
+        channel,
+        Event::ChannelUpdated {
+            channel_id: channel,
+            workspace_id: ws,
+        },
+    )
+    .await;
 }
 
 /// A new channel.
@@ -310,10 +386,14 @@ pub async fn create(
     let kind = body.kind.unwrap_or(ChannelKind::Public);
     match kind {
         ChannelKind::Dm | ChannelKind::Group => {
-            return Err(AppError::Validation("start direct messages with POST /api/workspaces/{ws}/dms".into()));
+            return Err(AppError::Validation(
+                "start direct messages with POST /api/workspaces/{ws}/dms".into(),
+            ));
         }
         ChannelKind::Announcement | ChannelKind::Team if !role.is_admin() => {
-            return Err(AppError::Forbidden("only workspace admins create announcement and team channels".into()));
+            return Err(AppError::Forbidden(
+                "only workspace admins create announcement and team channels".into(),
+            ));
         }
         _ => {}
     }
@@ -326,23 +406,35 @@ pub async fn create(
                 .ok_or_else(|| AppError::Validation("team not found in this workspace".into()))?;
             Some(t)
         }
-        (ChannelKind::Team, None) => return Err(AppError::Validation("a team channel needs team_id".into())),
-        (_, Some(_)) => return Err(AppError::Validation("team_id is only for team channels".into())),
+        (ChannelKind::Team, None) => {
+            return Err(AppError::Validation("a team channel needs team_id".into()));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::Validation(
+                "team_id is only for team channels".into(),
+            ));
+        }
         (_, None) => None,
     };
     if body.member_ids.len() > 1000 {
-        return Err(AppError::Validation("add at most 1000 people at once".into()));
+        return Err(AppError::Validation(
+            "add at most 1000 people at once".into(),
+        ));
     }
     let mut others = body.member_ids.clone();
     others.retain(|u| *u != me.user_id);
     others.sort();
     others.dedup();
     if kind == ChannelKind::Team && !others.is_empty() {
-        return Err(AppError::Validation("team channel membership follows the team; do not list members".into()));
+        return Err(AppError::Validation(
+            "team channel membership follows the team; do not list members".into(),
+        ));
     }
     require_workspace_members(&state.store, ws, &others).await?;
     if name_taken(&state.store, ws, &name, None).await? {
-        return Err(AppError::Conflict("a channel with that name already exists".into()));
+        return Err(AppError::Conflict(
+            "a channel with that name already exists".into(),
+        ));
     }
     let id = ChannelId::new();
     let mut tx = state.store.begin().await?;
@@ -368,23 +460,36 @@ pub async fn create(
         added.extend(add_members_in(&mut tx, id, &[me.user_id], "admin").await?);
         added.extend(add_members_in(&mut tx, id, &others, "member").await?);
     }
-    audit::record_in(&mut tx, AuditEvent {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: "channel.created",
-        target_type: Some("channel"),
-        target_id: Some(id.to_string()),
-        detail: serde_json::json!({ "name": name, "kind": kind }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        AuditEvent {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: "channel.created",
+            target_type: Some("channel"),
+            target_id: Some(id.to_string()),
+            detail: serde_json::json!({ "name": name, "kind": kind }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     if kind == ChannelKind::Team {
         team_channels::sync_workspace(chat, ws).await?;
     } else {
-        announce_membership(chat, ws, id, added.into_iter().filter(|u| *u != me.user_id).collect(), vec![]).await;
+        announce_membership(
+            chat,
+            ws,
+            id,
+            added.into_iter().filter(|u| *u != me.user_id).collect(),
+            vec![],
+        )
+        .await;
     }
-    Ok((StatusCode::CREATED, Json(channel_for(chat, me.user_id, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(channel_for(chat, me.user_id, id).await?),
+    ))
 }
 
 /// People to talk to directly.
@@ -400,7 +505,12 @@ pub struct OpenDm {
     params(("ws" = String, Path, description = "workspace id")), request_body = OpenDm, security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn open_dm(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>, Json(body): Json<OpenDm>) -> AppResult<Json<Channel>> {
+pub async fn open_dm(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+    Json(body): Json<OpenDm>,
+) -> AppResult<Json<Channel>> {
     let chat = &state.chat;
     member_role(&state.store, ws, me.user_id).await?;
     let mut people = body.user_ids.clone();
@@ -408,11 +518,24 @@ pub async fn open_dm(State(state): State<AppState>, me: CurrentUser, Path(ws): P
     people.sort();
     people.dedup();
     if people.len() > MAX_GROUP_MEMBERS {
-        return Err(AppError::Validation(format!("a group DM holds at most {MAX_GROUP_MEMBERS} people")));
+        return Err(AppError::Validation(format!(
+            "a group DM holds at most {MAX_GROUP_MEMBERS} people"
+        )));
     }
     require_workspace_members(&state.store, ws, &people).await?;
-    let kind = if people.len() <= 2 { ChannelKind::Dm } else { ChannelKind::Group };
-    let key = format!("{ws}:{}", people.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(":"));
+    let kind = if people.len() <= 2 {
+        ChannelKind::Dm
+    } else {
+        ChannelKind::Group
+    };
+    let key = format!(
+        "{ws}:{}",
+        people
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
     let existing: Option<ChannelId> = db!(state.store.read(), c => sqlx::query_scalar("SELECT id FROM channels WHERE dm_key = $1")
         .bind(&key)
         .fetch_optional(c)
@@ -445,7 +568,14 @@ pub async fn open_dm(State(state): State<AppState>, me: CurrentUser, Path(ws): P
     }
     add_members_in(&mut tx, id, &people, "member").await?;
     tx.commit().await?;
-    announce_membership(chat, ws, id, people.into_iter().filter(|u| *u != me.user_id).collect(), vec![]).await;
+    announce_membership(
+        chat,
+        ws,
+        id,
+        people.into_iter().filter(|u| *u != me.user_id).collect(),
+        vec![],
+    )
+    .await;
     Ok(Json(channel_for(chat, me.user_id, id).await?))
 }
 
@@ -480,7 +610,9 @@ pub async fn update(
     if let Some(n) = &name
         && name_taken(&state.store, ws, n, Some(id)).await?
     {
-        return Err(AppError::Conflict("a channel with that name already exists".into()));
+        return Err(AppError::Conflict(
+            "a channel with that name already exists".into(),
+        ));
     }
     let archived_at = match body.archived {
         Some(true) => Some(access.channel.archived_at.unwrap_or_else(now_ms)),
@@ -495,29 +627,44 @@ pub async fn update(
         .bind(id)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
-    audit::record_in(&mut tx, AuditEvent {
-        workspace: Some(ws),
-        actor: Some(me.user_id),
-        action: match body.archived {
-            Some(true) if access.channel.archived_at.is_none() => "channel.archived",
-            Some(false) if access.channel.archived_at.is_some() => "channel.unarchived",
-            _ => "channel.updated",
+    audit::record_in(
+        &mut tx,
+        AuditEvent {
+            workspace: Some(ws),
+            actor: Some(me.user_id),
+            action: match body.archived {
+                Some(true) if access.channel.archived_at.is_none() => "channel.archived",
+                Some(false) if access.channel.archived_at.is_some() => "channel.unarchived",
+                _ => "channel.updated",
+            },
+            target_type: Some("channel"),
+            target_id: Some(id.to_string()),
+            detail: serde_json::json!({ "name": name, "topic": topic }),
+            ip: client.ip_string(),
         },
-        target_type: Some("channel"),
-        target_id: Some(id.to_string()),
-        detail: serde_json::json!({ "name": name, "topic": topic }),
-        ip: client.ip_string(),
-    })
+    )
     .await?;
     tx.commit().await?;
-    events::to_channel(&chat.bus, id, Event::ChannelUpdated { channel_id: id, workspace_id: ws }).await;
+    events::to_channel(
+        &chat.bus,
+        id,
+        Event::ChannelUpdated {
+            channel_id: id,
+            workspace_id: ws,
+        },
+    )
+    .await;
     Ok(Json(channel_for(chat, me.user_id, id).await?))
 }
 
 fn refuse_manual_membership(access: &ChannelAccess) -> AppResult<()> {
     match access.kind {
-        ChannelKind::Team => Err(AppError::Conflict("membership of a team channel follows its team".into())),
-        ChannelKind::Dm => Err(AppError::Conflict("a direct message has fixed members; start a group DM instead".into())),
+        ChannelKind::Team => Err(AppError::Conflict(
+            "membership of a team channel follows its team".into(),
+        )),
+        ChannelKind::Dm => Err(AppError::Conflict(
+            "a direct message has fixed members; start a group DM instead".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -527,7 +674,11 @@ fn refuse_manual_membership(access: &ChannelAccess) -> AppResult<()> {
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn join(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<Channel>> {
+pub async fn join(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<Channel>> {
     let chat = &state.chat;
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     if !access.is_member() {
@@ -558,12 +709,23 @@ async fn remove_member_in(store: &Store, channel: ChannelId, user: UserId) -> Ap
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn leave(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<StatusCode> {
+pub async fn leave(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<StatusCode> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_member()?;
     refuse_manual_membership(&access)?;
     if remove_member_in(&state.store, id, me.user_id).await? {
-        announce_membership(&state.chat, access.channel.workspace_id, id, vec![], vec![me.user_id]).await;
+        announce_membership(
+            &state.chat,
+            access.channel.workspace_id,
+            id,
+            vec![],
+            vec![me.user_id],
+        )
+        .await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -581,7 +743,11 @@ pub struct ChannelMember {
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<ChannelMember>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn members(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<Vec<ChannelMember>>> {
+pub async fn members(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<Vec<ChannelMember>>> {
     ChannelAccess::load(&state.store, id, me.user_id).await?;
     let rows: Vec<(UserId, String)> = db!(state.store.read(), c => sqlx::query_as(
         "SELECT user_id, role FROM channel_members WHERE channel_id = $1 ORDER BY joined_at LIMIT 10000"
@@ -593,7 +759,12 @@ pub async fn members(State(state): State<AppState>, me: CurrentUser, Path(id): P
     let users = user_summaries(&state.store, &ids).await?;
     Ok(Json(
         rows.into_iter()
-            .filter_map(|(u, role)| users.get(&u).cloned().map(|user| ChannelMember { user, role }))
+            .filter_map(|(u, role)| {
+                users
+                    .get(&u)
+                    .cloned()
+                    .map(|user| ChannelMember { user, role })
+            })
             .collect(),
     ))
 }
@@ -604,13 +775,19 @@ pub async fn members(State(state): State<AppState>, me: CurrentUser, Path(id): P
     params(("id" = String, Path, description = "channel id"), ("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn add_member(State(state): State<AppState>, me: CurrentUser, Path((id, user)): Path<(ChannelId, UserId)>) -> AppResult<Json<Channel>> {
+pub async fn add_member(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, user)): Path<(ChannelId, UserId)>,
+) -> AppResult<Json<Channel>> {
     let chat = &state.chat;
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_participate()?;
     refuse_manual_membership(&access)?;
     if access.kind == ChannelKind::Announcement && !access.may_manage() {
-        return Err(AppError::Forbidden("only admins add people to announcement channels".into()));
+        return Err(AppError::Forbidden(
+            "only admins add people to announcement channels".into(),
+        ));
     }
     let ws = access.channel.workspace_id;
     require_workspace_members(&state.store, ws, &[user]).await?;
@@ -620,7 +797,9 @@ pub async fn add_member(State(state): State<AppState>, me: CurrentUser, Path((id
             .fetch_one(c)
             .await)?;
         if count as usize >= MAX_GROUP_MEMBERS {
-            return Err(AppError::Conflict(format!("a group DM holds at most {MAX_GROUP_MEMBERS} people")));
+            return Err(AppError::Conflict(format!(
+                "a group DM holds at most {MAX_GROUP_MEMBERS} people"
+            )));
         }
     }
     let mut tx = state.store.begin().await?;
@@ -635,17 +814,30 @@ pub async fn add_member(State(state): State<AppState>, me: CurrentUser, Path((id
     params(("id" = String, Path, description = "channel id"), ("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn remove_member(State(state): State<AppState>, me: CurrentUser, Path((id, user)): Path<(ChannelId, UserId)>) -> AppResult<StatusCode> {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, user)): Path<(ChannelId, UserId)>,
+) -> AppResult<StatusCode> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     refuse_manual_membership(&access)?;
     if access.kind == ChannelKind::Group {
-        return Err(AppError::Conflict("people leave group DMs themselves".into()));
+        return Err(AppError::Conflict(
+            "people leave group DMs themselves".into(),
+        ));
     }
     access.require_manage()?;
     if !remove_member_in(&state.store, id, user).await? {
         return Err(AppError::not_found("channel member"));
     }
-    announce_membership(&state.chat, access.channel.workspace_id, id, vec![], vec![user]).await;
+    announce_membership(
+        &state.chat,
+        access.channel.workspace_id,
+        id,
+        vec![],
+        vec![user],
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -661,7 +853,12 @@ pub struct SetNotify {
     params(("id" = String, Path, description = "channel id")), request_body = SetNotify, security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn set_notify(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>, Json(body): Json<SetNotify>) -> AppResult<Json<Channel>> {
+pub async fn set_notify(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+    Json(body): Json<SetNotify>,
+) -> AppResult<Json<Channel>> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_member()?;
     db!(state.store.write(), c => sqlx::query("UPDATE channel_members SET notify = $1 WHERE channel_id = $2 AND user_id = $3")

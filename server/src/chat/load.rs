@@ -41,7 +41,10 @@ pub const COLUMNS: &str = "m.id, m.channel_id, m.seq, m.version_seq, m.sender_id
 
 /// `$start, $start+1, …` for an IN list of `n` values.
 pub fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Run `sql` (which has one IN list of `$1..$n`) for `ids`, in chunks.
@@ -63,7 +66,10 @@ macro_rules! fetch_in {
     }};
 }
 
-pub async fn user_summaries(store: &Store, ids: &[UserId]) -> AppResult<HashMap<UserId, UserSummary>> {
+pub async fn user_summaries(
+    store: &Store,
+    ids: &[UserId],
+) -> AppResult<HashMap<UserId, UserSummary>> {
     let mut ids = ids.to_vec();
     ids.sort();
     ids.dedup();
@@ -115,14 +121,17 @@ impl FileRow {
             size: self.size,
             content_type: self.content_type.clone(),
             url: format!("/api/files/{}", self.id),
-            thumbnail_url: self.has_thumbnail.then(|| format!("/api/files/{}/thumbnail", self.id)),
+            thumbnail_url: self
+                .has_thumbnail
+                .then(|| format!("/api/files/{}/thumbnail", self.id)),
             width: self.width,
             height: self.height,
         }
     }
 }
 
-pub(crate) const FILE_COLUMNS: &str = "id, message_id, name, size, content_type, width, height, has_thumbnail";
+pub(crate) const FILE_COLUMNS: &str =
+    "id, message_id, name, size, content_type, width, height, has_thumbnail";
 
 #[derive(sqlx::FromRow)]
 struct QuoteRow {
@@ -145,11 +154,18 @@ pub async fn hydrate(store: &Store, rows: Vec<MessageRow>) -> AppResult<Vec<Mess
         "SELECT message_id, emoji, user_id FROM reactions WHERE message_id IN ({in}) ORDER BY created_at",
         ids
     );
-    let mentions = fetch_in!(store, MentionRow, "SELECT message_id, user_id FROM message_mentions WHERE message_id IN ({in})", ids);
+    let mentions = fetch_in!(
+        store,
+        MentionRow,
+        "SELECT message_id, user_id FROM message_mentions WHERE message_id IN ({in})",
+        ids
+    );
     let files = fetch_in!(
         store,
         FileRow,
-        &format!("SELECT {FILE_COLUMNS} FROM files WHERE message_id IN ({{in}}) ORDER BY created_at"),
+        &format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE message_id IN ({{in}}) ORDER BY created_at"
+        ),
         ids
     );
     let quote_ids: Vec<MessageId> = rows.iter().filter_map(|r| r.quote_id).collect();
@@ -171,7 +187,11 @@ pub async fn hydrate(store: &Store, rows: Vec<MessageRow>) -> AppResult<Vec<Mess
                 x.count += 1;
                 x.user_ids.push(r.user_id);
             }
-            None => list.push(Reaction { emoji: r.emoji, count: 1, user_ids: vec![r.user_id] }),
+            None => list.push(Reaction {
+                emoji: r.emoji,
+                count: 1,
+                user_ids: vec![r.user_id],
+            }),
         }
     }
     let mut mentions_by: HashMap<MessageId, Vec<UserId>> = HashMap::new();
@@ -193,7 +213,12 @@ pub async fn hydrate(store: &Store, rows: Vec<MessageRow>) -> AppResult<Vec<Mess
                 .or(q.bot_name);
             (
                 q.id,
-                Quote { id: q.id, sender_name, excerpt: excerpt(&q.body, 140), deleted: q.deleted_at.is_some() },
+                Quote {
+                    id: q.id,
+                    sender_name,
+                    excerpt: excerpt(&q.body, 140),
+                    deleted: q.deleted_at.is_some(),
+                },
             )
         })
         .collect();

@@ -64,7 +64,9 @@ pub fn mentions(text: &str) -> Mentions {
         let at_word_start = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '.');
         if chars[i] == '@' && at_word_start {
             let mut j = i + 1;
-            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || matches!(chars[j], '.' | '_' | '-')) {
+            while j < chars.len()
+                && (chars[j].is_ascii_alphanumeric() || matches!(chars[j], '.' | '_' | '-'))
+            {
                 j += 1;
             }
             let mut name: String = chars[i + 1..j].iter().collect::<String>().to_lowercase();
@@ -110,7 +112,9 @@ mod tests {
 
     #[test]
     fn markdown_is_rendered_and_script_is_inert() {
-        let html = render("**bold** <img src=x onerror=alert(1)> [x](javascript:alert(1)) https://example.com");
+        let html = render(
+            "**bold** <img src=x onerror=alert(1)> [x](javascript:alert(1)) https://example.com",
+        );
         assert!(html.contains("<strong>bold</strong>"));
         assert!(!html.contains("<img"));
         assert!(!html.contains("onerror=alert(1)>") || html.contains("&lt;img"));

@@ -52,7 +52,9 @@ pub struct SendMessage {
 fn require_message_text(body: &str, has_files: bool) -> AppResult<()> {
     let chars = body.chars().count();
     if chars > MAX_MESSAGE_CHARS {
-        return Err(AppError::Validation(format!("a message may be at most {MAX_MESSAGE_CHARS} characters")));
+        return Err(AppError::Validation(format!(
+            "a message may be at most {MAX_MESSAGE_CHARS} characters"
+        )));
     }
     if body.trim().is_empty() && !has_files {
         return Err(AppError::Validation("the message is empty".into()));
@@ -61,18 +63,30 @@ fn require_message_text(body: &str, has_files: bool) -> AppResult<()> {
 }
 
 async fn channel_member_count(store: &Store, channel: ChannelId) -> AppResult<i64> {
-    Ok(db!(store.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM channel_members WHERE channel_id = $1")
+    Ok(
+        db!(store.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM channel_members WHERE channel_id = $1")
         .bind(channel)
         .fetch_one(c)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// Resolve `@username` and team mentions to channel members.
-async fn resolve_mentions(store: &Store, access: &ChannelAccess, text: &markdown::Mentions, teams: &[TeamId]) -> AppResult<Vec<UserId>> {
+async fn resolve_mentions(
+    store: &Store,
+    access: &ChannelAccess,
+    text: &markdown::Mentions,
+    teams: &[TeamId],
+) -> AppResult<Vec<UserId>> {
     let channel = access.channel.id;
     let mut users: Vec<UserId> = Vec::new();
     if !text.usernames.is_empty() {
-        let names: Vec<&str> = text.usernames.iter().take(100).map(String::as_str).collect();
+        let names: Vec<&str> = text
+            .usernames
+            .iter()
+            .take(100)
+            .map(String::as_str)
+            .collect();
         let sql = format!(
             "SELECT u.id FROM users u JOIN channel_members cm ON cm.user_id = u.id
              WHERE cm.channel_id = $1 AND u.username IN ({})",
@@ -88,9 +102,12 @@ async fn resolve_mentions(store: &Store, access: &ChannelAccess, text: &markdown
         users.extend(found);
     }
     for team in teams.iter().take(20) {
-        let members = crate::chat::team_channels::team_member_ids(store, access.channel.workspace_id, *team)
-            .await?
-            .ok_or_else(|| AppError::Validation("a mentioned team does not exist in this workspace".into()))?;
+        let members =
+            crate::chat::team_channels::team_member_ids(store, access.channel.workspace_id, *team)
+                .await?
+                .ok_or_else(|| {
+                    AppError::Validation("a mentioned team does not exist in this workspace".into())
+                })?;
         let sql = format!(
             "SELECT user_id FROM channel_members WHERE channel_id = $1 AND user_id IN ({})",
             placeholders(2, members.len().max(1))
@@ -113,7 +130,11 @@ async fn resolve_mentions(store: &Store, access: &ChannelAccess, text: &markdown
 }
 
 /// Check a thread root or quoted message belongs to the channel.
-async fn message_in_channel(store: &Store, id: MessageId, channel: ChannelId) -> AppResult<MessageRow> {
+async fn message_in_channel(
+    store: &Store,
+    id: MessageId,
+    channel: ChannelId,
+) -> AppResult<MessageRow> {
     let row: Option<MessageRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages m WHERE m.id = $1 AND m.channel_id = $2"
     )))
@@ -126,22 +147,33 @@ async fn message_in_channel(store: &Store, id: MessageId, channel: ChannelId) ->
 
 /// Post a message as `user`. Returns the stored message; a retry with the same
 /// `client_key` returns the first one without posting again.
-pub async fn send(chat: &Chat, user: UserId, channel: ChannelId, req: SendMessage) -> AppResult<Message> {
+pub async fn send(
+    chat: &Chat,
+    user: UserId,
+    channel: ChannelId,
+    req: SendMessage,
+) -> AppResult<Message> {
     let access = ChannelAccess::load(&chat.store, channel, user).await?;
     access.require_post()?;
     require_message_text(&req.body, !req.file_ids.is_empty())?;
     if let Some(key) = &req.client_key
         && (key.is_empty() || key.chars().count() > 100)
     {
-        return Err(AppError::Validation("client_key must be 1-100 characters".into()));
+        return Err(AppError::Validation(
+            "client_key must be 1-100 characters".into(),
+        ));
     }
     if req.file_ids.len() > MAX_FILES {
-        return Err(AppError::Validation(format!("at most {MAX_FILES} files per message")));
+        return Err(AppError::Validation(format!(
+            "at most {MAX_FILES} files per message"
+        )));
     }
     if let Some(root) = req.thread_root_id {
         let root = message_in_channel(&chat.store, root, channel).await?;
         if root.thread_root_id.is_some() {
-            return Err(AppError::Validation("reply to the thread's first message".into()));
+            return Err(AppError::Validation(
+                "reply to the thread's first message".into(),
+            ));
         }
         if root.deleted_at.is_some() {
             return Err(AppError::Validation("that message was deleted".into()));
@@ -168,13 +200,18 @@ pub async fn send(chat: &Chat, user: UserId, channel: ChannelId, req: SendMessag
         distinct.sort();
         distinct.dedup();
         if usable != distinct.len() as i64 {
-            return Err(AppError::Validation("attach only files you uploaded to this channel and have not sent yet".into()));
+            return Err(AppError::Validation(
+                "attach only files you uploaded to this channel and have not sent yet".into(),
+            ));
         }
     }
     let found = markdown::mentions(&req.body);
     let mentions = resolve_mentions(&chat.store, &access, &found, &req.mention_team_ids).await?;
     let mention_all = found.everyone && !access.kind.is_direct();
-    if mention_all && !access.may_manage() && channel_member_count(&chat.store, channel).await? > OPEN_MENTION_ALL_MAX_MEMBERS {
+    if mention_all
+        && !access.may_manage()
+        && channel_member_count(&chat.store, channel).await? > OPEN_MENTION_ALL_MAX_MEMBERS
+    {
         return Err(AppError::Forbidden(format!(
             "only admins may mention everyone in channels with more than {OPEN_MENTION_ALL_MAX_MEMBERS} members"
         )));
@@ -216,8 +253,16 @@ pub async fn send(chat: &Chat, user: UserId, channel: ChannelId, req: SendMessag
     params(("id" = String, Path, description = "channel id")), request_body = SendMessage, security(("bearer" = [])),
     responses((status = 201, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn post(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>, Json(body): Json<SendMessage>) -> AppResult<(StatusCode, Json<Message>)> {
-    Ok((StatusCode::CREATED, Json(send(&state.chat, me.user_id, id, body).await?)))
+pub async fn post(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+    Json(body): Json<SendMessage>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(send(&state.chat, me.user_id, id, body).await?),
+    ))
 }
 
 /// Which part of the history to read.
@@ -249,15 +294,26 @@ pub struct History {
     pub has_more_after: bool,
 }
 
-async fn page(store: &Store, filter: &str, binds: (ChannelId, Option<MessageId>), bound: i64, order: &str, limit: i64) -> AppResult<Vec<MessageRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM messages m WHERE m.channel_id = $1 AND {filter} ORDER BY {order} LIMIT $4");
-    Ok(db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+async fn page(
+    store: &Store,
+    filter: &str,
+    binds: (ChannelId, Option<MessageId>),
+    bound: i64,
+    order: &str,
+    limit: i64,
+) -> AppResult<Vec<MessageRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages m WHERE m.channel_id = $1 AND {filter} ORDER BY {order} LIMIT $4"
+    );
+    Ok(
+        db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(binds.0)
         .bind(binds.1)
         .bind(bound)
         .bind(limit)
         .fetch_all(c)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// Read a channel's history (or a thread) in either direction from any point.
@@ -265,62 +321,128 @@ async fn page(store: &Store, filter: &str, binds: (ChannelId, Option<MessageId>)
     params(("id" = String, Path, description = "channel id"), HistoryQuery), security(("bearer" = [])),
     responses((status = 200, body = History), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn history(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>, Query(q): Query<HistoryQuery>) -> AppResult<Json<History>> {
+pub async fn history(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+    Query(q): Query<HistoryQuery>,
+) -> AppResult<Json<History>> {
     let store = &state.chat.store;
     ChannelAccess::load(store, id, me.user_id).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::Validation("limit must be between 1 and 200".into()));
+        return Err(AppError::Validation(
+            "limit must be between 1 and 200".into(),
+        ));
     }
-    let given = [q.before.is_some(), q.after.is_some(), q.around.is_some(), q.changed_after.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let given = [
+        q.before.is_some(),
+        q.after.is_some(),
+        q.around.is_some(),
+        q.changed_after.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if given > 1 {
-        return Err(AppError::Validation("give at most one of before, after, around, changed_after".into()));
+        return Err(AppError::Validation(
+            "give at most one of before, after, around, changed_after".into(),
+        ));
     }
     if let Some(root) = q.thread {
         message_in_channel(store, root, id).await?;
     }
     // $2 is the thread root, or NULL for the channel's top level.
-    let scope = if q.thread.is_some() { "m.thread_root_id = $2" } else { "m.thread_root_id IS NULL AND $2 IS NULL" };
+    let scope = if q.thread.is_some() {
+        "m.thread_root_id = $2"
+    } else {
+        "m.thread_root_id IS NULL AND $2 IS NULL"
+    };
     let binds = (id, q.thread);
     let fetch = limit + 1;
     let (messages, more_before, more_after) = if let Some(after) = q.changed_after {
-        let mut rows = page(store, "$2 IS NULL AND m.version_seq > $3", (id, None), after, "m.version_seq", fetch).await?;
+        let mut rows = page(
+            store,
+            "$2 IS NULL AND m.version_seq > $3",
+            (id, None),
+            after,
+            "m.version_seq",
+            fetch,
+        )
+        .await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         (rows, false, more)
     } else if let Some(after) = q.after {
-        let mut rows = page(store, &format!("{scope} AND m.seq > $3"), binds, after, "m.seq", fetch).await?;
+        let mut rows = page(
+            store,
+            &format!("{scope} AND m.seq > $3"),
+            binds,
+            after,
+            "m.seq",
+            fetch,
+        )
+        .await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         (rows, true, more)
     } else if let Some(around) = q.around {
         let target = message_in_channel(store, around, id).await?;
         let half = (limit / 2).max(1);
-        let mut older = page(store, &format!("{scope} AND m.seq < $3"), binds, target.seq, "m.seq DESC", half + 1).await?;
+        let mut older = page(
+            store,
+            &format!("{scope} AND m.seq < $3"),
+            binds,
+            target.seq,
+            "m.seq DESC",
+            half + 1,
+        )
+        .await?;
         let more_before = older.len() as i64 > half;
         older.truncate(half as usize);
         older.reverse();
-        let mut newer = page(store, &format!("{scope} AND m.seq >= $3"), binds, target.seq, "m.seq", limit - half + 1).await?;
+        let mut newer = page(
+            store,
+            &format!("{scope} AND m.seq >= $3"),
+            binds,
+            target.seq,
+            "m.seq",
+            limit - half + 1,
+        )
+        .await?;
         let more_after = newer.len() as i64 > limit - half;
         newer.truncate((limit - half) as usize);
         older.extend(newer);
         (older, more_before, more_after)
     } else {
         let before = q.before.unwrap_or(i64::MAX);
-        let mut rows = page(store, &format!("{scope} AND m.seq < $3"), binds, before, "m.seq DESC", fetch).await?;
+        let mut rows = page(
+            store,
+            &format!("{scope} AND m.seq < $3"),
+            binds,
+            before,
+            "m.seq DESC",
+            fetch,
+        )
+        .await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         rows.reverse();
         (rows, more, q.before.is_some())
     };
-    Ok(Json(History { messages: load::hydrate(store, messages).await?, has_more_before: more_before, has_more_after: more_after }))
+    Ok(Json(History {
+        messages: load::hydrate(store, messages).await?,
+        has_more_before: more_before,
+        has_more_after: more_after,
+    }))
 }
 
 /// Load a message and check the caller may see its channel.
-async fn visible_message(store: &Store, id: MessageId, user: UserId) -> AppResult<(MessageRow, ChannelAccess)> {
+async fn visible_message(
+    store: &Store,
+    id: MessageId,
+    user: UserId,
+) -> AppResult<(MessageRow, ChannelAccess)> {
     let row: Option<MessageRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages m WHERE m.id = $1"
     )))
@@ -351,7 +473,9 @@ async fn bump_version(tx: &mut Tx, row: &MessageRow) -> AppResult<i64> {
 /// Commit, reload and publish a changed message.
 async fn publish_change(chat: &Chat, tx: Tx, id: MessageId) -> AppResult<Message> {
     tx.commit().await?;
-    let message = load::one(&chat.store, id).await?.ok_or_else(|| AppError::not_found("message"))?;
+    let message = load::one(&chat.store, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
     events::message(&chat.bus, &message).await;
     Ok(message)
 }
@@ -361,9 +485,17 @@ async fn publish_change(chat: &Chat, tx: Tx, id: MessageId) -> AppResult<Message
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn get_one(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Message>> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Message>> {
     visible_message(&state.chat.store, id, me.user_id).await?;
-    Ok(Json(load::one(&state.chat.store, id).await?.ok_or_else(|| AppError::not_found("message"))?))
+    Ok(Json(
+        load::one(&state.chat.store, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("message"))?,
+    ))
 }
 
 /// New text for a message.
@@ -378,12 +510,19 @@ pub struct EditMessage {
     params(("id" = String, Path, description = "message id")), request_body = EditMessage, security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn edit(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>, Json(body): Json<EditMessage>) -> AppResult<Json<Message>> {
+pub async fn edit(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+    Json(body): Json<EditMessage>,
+) -> AppResult<Json<Message>> {
     let chat = &state.chat;
     let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_participate()?;
     if row.sender_id != Some(me.user_id) {
-        return Err(AppError::Forbidden("only the sender may edit a message".into()));
+        return Err(AppError::Forbidden(
+            "only the sender may edit a message".into(),
+        ));
     }
     if row.deleted_at.is_some() {
         return Err(AppError::Conflict("that message was deleted".into()));
@@ -424,16 +563,26 @@ pub async fn edit(State(state): State<AppState>, me: CurrentUser, Path(id): Path
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn delete(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Message>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Message>> {
     let chat = &state.chat;
     let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_member()?;
     let own = row.sender_id == Some(me.user_id);
     if !own && !access.may_manage() {
-        return Err(AppError::Forbidden("only the sender or an admin may delete a message".into()));
+        return Err(AppError::Forbidden(
+            "only the sender or an admin may delete a message".into(),
+        ));
     }
     if row.deleted_at.is_some() {
-        return Ok(Json(load::one(&chat.store, id).await?.ok_or_else(|| AppError::not_found("message"))?));
+        return Ok(Json(
+            load::one(&chat.store, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("message"))?,
+        ));
     }
     let mut tx = chat.store.begin().await?;
     bump_version(&mut tx, &row).await?;
@@ -455,8 +604,16 @@ pub async fn delete(State(state): State<AppState>, me: CurrentUser, Path(id): Pa
 fn parse_emoji(raw: &str) -> AppResult<String> {
     let ok = !raw.is_empty()
         && raw.chars().count() <= 32
-        && !raw.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '&' | '"' | '\'' | '/'));
-    if ok { Ok(raw.to_owned()) } else { Err(AppError::Validation("emoji must be a short token like 👍 or :thumbsup:".into())) }
+        && !raw.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '&' | '"' | '\'' | '/')
+        });
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(AppError::Validation(
+            "emoji must be a short token like 👍 or :thumbsup:".into(),
+        ))
+    }
 }
 
 /// Most distinct emoji on one message.
@@ -467,7 +624,11 @@ const MAX_DISTINCT_REACTIONS: i64 = 50;
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "emoji")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn add_reaction(State(state): State<AppState>, me: CurrentUser, Path((id, emoji)): Path<(MessageId, String)>) -> AppResult<Json<Message>> {
+pub async fn add_reaction(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, emoji)): Path<(MessageId, String)>,
+) -> AppResult<Json<Message>> {
     let chat = &state.chat;
     let emoji = parse_emoji(&emoji)?;
     let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
@@ -481,7 +642,9 @@ pub async fn add_reaction(State(state): State<AppState>, me: CurrentUser, Path((
         .fetch_one(c)
         .await)?;
     if distinct >= MAX_DISTINCT_REACTIONS {
-        return Err(AppError::Conflict("this message has as many different reactions as it can hold".into()));
+        return Err(AppError::Conflict(
+            "this message has as many different reactions as it can hold".into(),
+        ));
     }
     let mut tx = chat.store.begin().await?;
     let added = tx!(&mut tx, c => sqlx::query("INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
@@ -494,7 +657,11 @@ pub async fn add_reaction(State(state): State<AppState>, me: CurrentUser, Path((
         .map(|r| r.rows_affected()))?;
     if added == 0 {
         drop(tx);
-        return Ok(Json(load::one(&chat.store, id).await?.ok_or_else(|| AppError::not_found("message"))?));
+        return Ok(Json(
+            load::one(&chat.store, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("message"))?,
+        ));
     }
     bump_version(&mut tx, &row).await?;
     Ok(Json(publish_change(chat, tx, id).await?))
@@ -505,7 +672,11 @@ pub async fn add_reaction(State(state): State<AppState>, me: CurrentUser, Path((
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "emoji")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn remove_reaction(State(state): State<AppState>, me: CurrentUser, Path((id, emoji)): Path<(MessageId, String)>) -> AppResult<Json<Message>> {
+pub async fn remove_reaction(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, emoji)): Path<(MessageId, String)>,
+) -> AppResult<Json<Message>> {
     let chat = &state.chat;
     let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_participate()?;
@@ -519,7 +690,11 @@ pub async fn remove_reaction(State(state): State<AppState>, me: CurrentUser, Pat
         .map(|r| r.rows_affected()))?;
     if removed == 0 {
         drop(tx);
-        return Ok(Json(load::one(&chat.store, id).await?.ok_or_else(|| AppError::not_found("message"))?));
+        return Ok(Json(
+            load::one(&chat.store, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("message"))?,
+        ));
     }
     bump_version(&mut tx, &row).await?;
     Ok(Json(publish_change(chat, tx, id).await?))
@@ -532,7 +707,9 @@ async fn set_pin(chat: &Chat, user: UserId, id: MessageId, pin: bool) -> AppResu
         return Err(AppError::Conflict("that message was deleted".into()));
     }
     if row.pinned_at.is_some() == pin {
-        return load::one(&chat.store, id).await?.ok_or_else(|| AppError::not_found("message"));
+        return load::one(&chat.store, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("message"));
     }
     let mut tx = chat.store.begin().await?;
     bump_version(&mut tx, &row).await?;
@@ -550,7 +727,11 @@ async fn set_pin(chat: &Chat, user: UserId, id: MessageId, pin: bool) -> AppResu
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn pin(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Message>> {
+pub async fn pin(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Message>> {
     Ok(Json(set_pin(&state.chat, me.user_id, id, true).await?))
 }
 
@@ -559,7 +740,11 @@ pub async fn pin(State(state): State<AppState>, me: CurrentUser, Path(id): Path<
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn unpin(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Message>> {
+pub async fn unpin(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Message>> {
     Ok(Json(set_pin(&state.chat, me.user_id, id, false).await?))
 }
 
@@ -568,7 +753,11 @@ pub async fn unpin(State(state): State<AppState>, me: CurrentUser, Path(id): Pat
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Message>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn pins(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<Vec<Message>>> {
+pub async fn pins(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<Vec<Message>>> {
     let store = &state.chat.store;
     ChannelAccess::load(store, id, me.user_id).await?;
     let rows: Vec<MessageRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -599,12 +788,19 @@ pub struct FollowState {
     params(("id" = String, Path, description = "thread's first message id")), request_body = Follow, security(("bearer" = [])),
     responses((status = 200, body = FollowState), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn follow(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>, Json(body): Json<Follow>) -> AppResult<Json<FollowState>> {
+pub async fn follow(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+    Json(body): Json<Follow>,
+) -> AppResult<Json<FollowState>> {
     let store = &state.chat.store;
     let (row, access) = visible_message(store, id, me.user_id).await?;
     access.require_member()?;
     if row.thread_root_id.is_some() {
-        return Err(AppError::Validation("follow the thread's first message".into()));
+        return Err(AppError::Validation(
+            "follow the thread's first message".into(),
+        ));
     }
     db!(store.write(), c => sqlx::query(
         "INSERT INTO thread_follows (root_id, user_id, following) VALUES ($1, $2, $3)
@@ -616,5 +812,8 @@ pub async fn follow(State(state): State<AppState>, me: CurrentUser, Path(id): Pa
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(Json(FollowState { root_id: id, following: body.following }))
+    Ok(Json(FollowState {
+        root_id: id,
+        following: body.following,
+    }))
 }

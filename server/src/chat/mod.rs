@@ -67,7 +67,9 @@ impl Chat {
 pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
     let (schemas, paths, upload) = routes!(files::upload);
     // Room for the multipart framing around the largest allowed file.
-    let upload_limit = usize::try_from(max_upload_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    let upload_limit = usize::try_from(max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     OpenApiRouter::new()
         .routes(routes!(channels::list_mine, channels::create))
         .routes(routes!(channels::browse))
@@ -90,7 +92,11 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .routes(routes!(receipts::receipts))
         .routes(routes!(receipts::ack))
         .routes(routes!(receipts::acks))
-        .routes((schemas, paths, upload.layer(DefaultBodyLimit::max(upload_limit))))
+        .routes((
+            schemas,
+            paths,
+            upload.layer(DefaultBodyLimit::max(upload_limit)),
+        ))
         .routes(routes!(files::download))
         .routes(routes!(files::thumbnail))
         .routes(routes!(search::search))

@@ -44,7 +44,11 @@ impl ChannelKind {
             "announcement" => ChannelKind::Announcement,
             "dm" => ChannelKind::Dm,
             "group" => ChannelKind::Group,
-            other => return Err(AppError::Internal(anyhow::anyhow!("unknown channel kind {other}"))),
+            other => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "unknown channel kind {other}"
+                )));
+            }
         })
     }
 

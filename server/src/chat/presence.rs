@@ -38,10 +38,16 @@ pub struct SetStatus {
     request_body = SetStatus, security(("bearer" = [])),
     responses((status = 200, body = PresenceInfo), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn set_status(State(state): State<AppState>, me: CurrentUser, Json(body): Json<SetStatus>) -> AppResult<Json<PresenceInfo>> {
+pub async fn set_status(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<SetStatus>,
+) -> AppResult<Json<PresenceInfo>> {
     let text = body.text.trim().to_owned();
     if text.chars().count() > 100 || text.chars().any(char::is_control) {
-        return Err(AppError::Validation("status text must be at most 100 characters".into()));
+        return Err(AppError::Validation(
+            "status text must be at most 100 characters".into(),
+        ));
     }
     db!(state.store.write(), c => sqlx::query("UPDATE users SET status_text = $1 WHERE id = $2")
         .bind(&text)
@@ -49,8 +55,16 @@ pub async fn set_status(State(state): State<AppState>, me: CurrentUser, Json(bod
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-    state.bus.publish(Delivery::Presence { user: me.user_id }).await;
-    Ok(Json(PresenceInfo { user_id: me.user_id, status: state.bus.hub().presence(me.user_id), last_seen_at: None, status_text: text }))
+    state
+        .bus
+        .publish(Delivery::Presence { user: me.user_id })
+        .await;
+    Ok(Json(PresenceInfo {
+        user_id: me.user_id,
+        status: state.bus.hub().presence(me.user_id),
+        last_seen_at: None,
+        status_text: text,
+    }))
 }
 
 /// Whose presence to read.
@@ -66,13 +80,22 @@ pub struct PresenceQuery {
     params(("ws" = String, Path, description = "workspace id"), PresenceQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<PresenceInfo>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn get_presence(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>, Query(q): Query<PresenceQuery>) -> AppResult<Json<Vec<PresenceInfo>>> {
+pub async fn get_presence(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+    Query(q): Query<PresenceQuery>,
+) -> AppResult<Json<Vec<PresenceInfo>>> {
     member_role(&state.store, ws, me.user_id).await?;
     let ids: Vec<UserId> = q
         .user_ids
         .split(',')
         .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<UserId>().map_err(|_| AppError::Validation("user_ids must be comma-separated ids".into())))
+        .map(|s| {
+            s.trim()
+                .parse::<UserId>()
+                .map_err(|_| AppError::Validation("user_ids must be comma-separated ids".into()))
+        })
         .collect::<AppResult<_>>()?;
     if ids.is_empty() || ids.len() > 500 {
         return Err(AppError::Validation("give 1-500 user ids".into()));
@@ -94,7 +117,16 @@ pub async fn get_presence(State(state): State<AppState>, me: CurrentUser, Path(w
         rows.into_iter()
             .map(|(user_id, seen, status_text)| {
                 let status = hub.presence(user_id);
-                PresenceInfo { user_id, status, last_seen_at: if status == Presence::Offline { seen.map(rfc3339) } else { None }, status_text }
+                PresenceInfo {
+                    user_id,
+                    status,
+                    last_seen_at: if status == Presence::Offline {
+                        seen.map(rfc3339)
+                    } else {
+                        None
+                    },
+                    status_text,
+                }
             })
             .collect(),
     ))

@@ -36,7 +36,10 @@ async fn scope(chat: &Chat, access: &ChannelAccess) -> AppResult<ReceiptScope> {
         .bind(access.channel.id)
         .fetch_one(c)
         .await)?;
-    Ok(ReceiptScope { enabled: receipts_enabled(chat, access.kind, count, &policy), policy })
+    Ok(ReceiptScope {
+        enabled: receipts_enabled(chat, access.kind, count, &policy),
+        policy,
+    })
 }
 
 /// Members whose read positions are shown: everyone, or under the `user` policy only
@@ -61,7 +64,11 @@ pub async fn mark_read(chat: &Chat, user: UserId, channel: ChannelId, seq: i64) 
     .await
     .map(|r| r.rows_affected()))?;
     if moved > 0 {
-        let event = Event::Read { channel_id: channel, user_id: user, seq };
+        let event = Event::Read {
+            channel_id: channel,
+            user_id: user,
+            seq,
+        };
         let s = scope(chat, &access).await?;
         let shares: bool = db!(chat.store.read(), c => sqlx::query_scalar("SELECT share_read_receipts FROM users WHERE id = $1")
             .bind(user)
@@ -97,9 +104,17 @@ pub struct ReadPosition {
     params(("id" = String, Path, description = "channel id")), request_body = MarkRead, security(("bearer" = [])),
     responses((status = 200, body = ReadPosition), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn read(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>, Json(body): Json<MarkRead>) -> AppResult<Json<ReadPosition>> {
+pub async fn read(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+    Json(body): Json<MarkRead>,
+) -> AppResult<Json<ReadPosition>> {
     let last_read_seq = mark_read(&state.chat, me.user_id, id, body.seq).await?;
-    Ok(Json(ReadPosition { channel_id: id, last_read_seq }))
+    Ok(Json(ReadPosition {
+        channel_id: id,
+        last_read_seq,
+    }))
 }
 
 /// Mark every channel of a workspace read.
@@ -107,7 +122,11 @@ pub async fn read(State(state): State<AppState>, me: CurrentUser, Path(id): Path
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn read_all(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>) -> AppResult<StatusCode> {
+pub async fn read_all(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+) -> AppResult<StatusCode> {
     member_role(&state.store, ws, me.user_id).await?;
     let unread: Vec<(ChannelId, i64)> = db!(state.store.read(), c => sqlx::query_as(
         "SELECT c.id, c.last_seq FROM channels c JOIN channel_members cm ON cm.channel_id = c.id
@@ -143,13 +162,20 @@ pub struct ReadState {
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = ReadState), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn read_state(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<ReadState>> {
+pub async fn read_state(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<ReadState>> {
     let chat = &state.chat;
     let access = ChannelAccess::load(&chat.store, id, me.user_id).await?;
     access.require_member()?;
     let s = scope(chat, &access).await?;
     if !s.enabled {
-        return Ok(Json(ReadState { receipts: false, members: vec![] }));
+        return Ok(Json(ReadState {
+            receipts: false,
+            members: vec![],
+        }));
     }
     let members: Vec<MemberRead> = db!(chat.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT cm.user_id, cm.last_read_seq FROM channel_members cm JOIN users u ON u.id = cm.user_id
@@ -159,7 +185,10 @@ pub async fn read_state(State(state): State<AppState>, me: CurrentUser, Path(id)
     .bind(&s.policy)
     .fetch_all(c)
     .await)?;
-    Ok(Json(ReadState { receipts: true, members }))
+    Ok(Json(ReadState {
+        receipts: true,
+        members,
+    }))
 }
 
 /// Who has and has not read a message.
@@ -183,7 +212,11 @@ async fn message_row(store: &Store, id: MessageId) -> AppResult<MessageRow> {
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Receipts), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn receipts(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Receipts>> {
+pub async fn receipts(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Receipts>> {
     let chat = &state.chat;
     let row = message_row(&chat.store, id).await?;
     let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
@@ -192,7 +225,9 @@ pub async fn receipts(State(state): State<AppState>, me: CurrentUser, Path(id): 
     access.require_member()?;
     let s = scope(chat, &access).await?;
     if !s.enabled {
-        return Err(AppError::Conflict("read receipts are not tracked in this channel".into()));
+        return Err(AppError::Conflict(
+            "read receipts are not tracked in this channel".into(),
+        ));
     }
     let members: Vec<MemberRead> = db!(chat.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT cm.user_id, cm.last_read_seq FROM channel_members cm JOIN users u ON u.id = cm.user_id
@@ -202,16 +237,27 @@ pub async fn receipts(State(state): State<AppState>, me: CurrentUser, Path(id): 
     .bind(&s.policy)
     .fetch_all(c)
     .await)?;
-    let others: Vec<&MemberRead> = members.iter().filter(|m| Some(m.user_id) != row.sender_id).collect();
+    let others: Vec<&MemberRead> = members
+        .iter()
+        .filter(|m| Some(m.user_id) != row.sender_id)
+        .collect();
     let ids: Vec<UserId> = others.iter().map(|m| m.user_id).collect();
     let users = user_summaries(&chat.store, &ids).await?;
     let (mut read, mut unread) = (Vec::new(), Vec::new());
     for m in others {
         if let Some(u) = users.get(&m.user_id) {
-            if m.last_read_seq >= row.seq { read.push(u.clone()) } else { unread.push(u.clone()) }
+            if m.last_read_seq >= row.seq {
+                read.push(u.clone())
+            } else {
+                unread.push(u.clone())
+            }
         }
     }
-    Ok(Json(Receipts { message_id: id, read, unread }))
+    Ok(Json(Receipts {
+        message_id: id,
+        read,
+        unread,
+    }))
 }
 
 /// Acknowledge a message that asks for it (DING).
@@ -219,7 +265,11 @@ pub async fn receipts(State(state): State<AppState>, me: CurrentUser, Path(id): 
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn ack(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<StatusCode> {
+pub async fn ack(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<StatusCode> {
     let chat = &state.chat;
     let row = message_row(&chat.store, id).await?;
     let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
@@ -227,7 +277,9 @@ pub async fn ack(State(state): State<AppState>, me: CurrentUser, Path(id): Path<
         .map_err(|_| AppError::not_found("message"))?;
     access.require_member()?;
     if !row.ack_required || row.deleted_at.is_some() {
-        return Err(AppError::Conflict("this message does not ask for acknowledgement".into()));
+        return Err(AppError::Conflict(
+            "this message does not ask for acknowledgement".into(),
+        ));
     }
     db!(chat.store.write(), c => sqlx::query("INSERT INTO message_acks (message_id, user_id, acked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(id)
@@ -262,7 +314,11 @@ pub struct Acks {
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Acks), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn acks(State(state): State<AppState>, me: CurrentUser, Path(id): Path<MessageId>) -> AppResult<Json<Acks>> {
+pub async fn acks(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<Acks>> {
     let chat = &state.chat;
     let row = message_row(&chat.store, id).await?;
     let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
@@ -270,7 +326,9 @@ pub async fn acks(State(state): State<AppState>, me: CurrentUser, Path(id): Path
         .map_err(|_| AppError::not_found("message"))?;
     access.require_member()?;
     if !row.ack_required {
-        return Err(AppError::Conflict("this message does not ask for acknowledgement".into()));
+        return Err(AppError::Conflict(
+            "this message does not ask for acknowledgement".into(),
+        ));
     }
     let acked: Vec<(UserId, i64)> = db!(chat.store.read(), c => sqlx::query_as("SELECT user_id, acked_at FROM message_acks WHERE message_id = $1 ORDER BY acked_at")
         .bind(id)
@@ -284,9 +342,17 @@ pub async fn acks(State(state): State<AppState>, me: CurrentUser, Path(id): Path
         message_id: id,
         acked: acked
             .into_iter()
-            .filter_map(|(u, at)| users.get(&u).map(|user| Acked { user: user.clone(), acked_at: rfc3339(at) }))
+            .filter_map(|(u, at)| {
+                users.get(&u).map(|user| Acked {
+                    user: user.clone(),
+                    acked_at: rfc3339(at),
+                })
+            })
             .collect(),
-        pending: pending.into_iter().filter_map(|u| users.get(&u).cloned()).collect(),
+        pending: pending
+            .into_iter()
+            .filter_map(|u| users.get(&u).cloned())
+            .collect(),
     }))
 }
 
@@ -334,4 +400,3 @@ pub async fn remind_once(chat: &Chat) -> AppResult<()> {
     }
     Ok(())
 }
-

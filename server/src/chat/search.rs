@@ -54,9 +54,17 @@ pub struct SearchResults {
 }
 
 fn parse_time(raw: &str, name: &str) -> AppResult<i64> {
-    let bad = || AppError::Validation(format!("{name} must be an RFC 3339 time or a date like 2026-11-28"));
+    let bad = || {
+        AppError::Validation(format!(
+            "{name} must be an RFC 3339 time or a date like 2026-11-28"
+        ))
+    };
     let t = if raw.len() == 10 {
-        let date = time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+        let date = time::Date::parse(
+            raw,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| bad())?;
         date.midnight().assume_utc()
     } else {
         OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad())?
@@ -76,7 +84,12 @@ struct HitRow {
     params(("ws" = String, Path, description = "workspace id"), SearchQuery), security(("bearer" = [])),
     responses((status = 200, body = SearchResults), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn search(State(state): State<AppState>, me: CurrentUser, Path(ws): Path<WorkspaceId>, Query(q): Query<SearchQuery>) -> AppResult<Json<SearchResults>> {
+pub async fn search(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Json<SearchResults>> {
     let role = member_role(&state.store, ws, me.user_id).await?;
     let text = q.q.trim();
     let len = text.chars().count();
@@ -85,10 +98,20 @@ pub async fn search(State(state): State<AppState>, me: CurrentUser, Path(ws): Pa
     }
     let limit = q.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
-        return Err(AppError::Validation("limit must be between 1 and 50".into()));
+        return Err(AppError::Validation(
+            "limit must be between 1 and 50".into(),
+        ));
     }
-    let after = q.after.as_deref().map(|s| parse_time(s, "after")).transpose()?;
-    let before = q.before.as_deref().map(|s| parse_time(s, "before")).transpose()?;
+    let after = q
+        .after
+        .as_deref()
+        .map(|s| parse_time(s, "after"))
+        .transpose()?;
+    let before = q
+        .before
+        .as_deref()
+        .map(|s| parse_time(s, "before"))
+        .transpose()?;
     let (condition, pattern) = body_contains(state.store.read(), text, 9);
     let sql = format!(
         "SELECT {COLUMNS}, c.name AS channel_name FROM messages m JOIN channels c ON c.id = m.channel_id
@@ -118,11 +141,23 @@ pub async fn search(State(state): State<AppState>, me: CurrentUser, Path(ws): Pa
         .await)?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<HitRow> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = if more { rows.last().map(|r| r.message.id) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| r.message.id)
+    } else {
+        None
+    };
     let names: Vec<Option<String>> = rows.iter().map(|r| r.channel_name.clone()).collect();
-    let messages = load::hydrate(&state.store, rows.into_iter().map(|r| r.message).collect()).await?;
+    let messages =
+        load::hydrate(&state.store, rows.into_iter().map(|r| r.message).collect()).await?;
     Ok(Json(SearchResults {
-        hits: messages.into_iter().zip(names).map(|(message, channel_name)| SearchHit { message, channel_name }).collect(),
+        hits: messages
+            .into_iter()
+            .zip(names)
+            .map(|(message, channel_name)| SearchHit {
+                message,
+                channel_name,
+            })
+            .collect(),
         next_cursor,
     }))
 }
@@ -134,7 +169,10 @@ mod tests {
     #[test]
     fn dates_and_times_parse() {
         assert_eq!(parse_time("1970-01-02", "after").expect("date"), 86_400_000);
-        assert_eq!(parse_time("1970-01-01T00:00:01Z", "after").expect("time"), 1000);
+        assert_eq!(
+            parse_time("1970-01-01T00:00:01Z", "after").expect("time"),
+            1000
+        );
         assert!(parse_time("yesterday", "after").is_err());
     }
 }

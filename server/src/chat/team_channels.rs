@@ -12,7 +12,11 @@ use crate::store::Store;
 use crate::store::ids::{ChannelId, TeamId, UserId, WorkspaceId};
 
 /// Members of `team` and its sub-teams; `None` when the team is not in `ws`.
-pub async fn team_member_ids(store: &Store, ws: WorkspaceId, team: TeamId) -> AppResult<Option<Vec<UserId>>> {
+pub async fn team_member_ids(
+    store: &Store,
+    ws: WorkspaceId,
+    team: TeamId,
+) -> AppResult<Option<Vec<UserId>>> {
     let tree: Vec<(TeamId, Option<TeamId>)> = db!(store.read(), c => sqlx::query_as("SELECT id, parent_id FROM teams WHERE workspace_id = $1")
         .bind(ws)
         .fetch_all(c)
@@ -27,7 +31,11 @@ pub async fn team_member_ids(store: &Store, ws: WorkspaceId, team: TeamId) -> Ap
     .bind(ws)
     .fetch_all(c)
     .await)?;
-    let mut users: Vec<UserId> = pairs.into_iter().filter(|(t, _)| teams.contains(t)).map(|(_, u)| u).collect();
+    let mut users: Vec<UserId> = pairs
+        .into_iter()
+        .filter(|(t, _)| teams.contains(t))
+        .map(|(_, u)| u)
+        .collect();
     users.sort();
     users.dedup();
     Ok(Some(users))
@@ -67,7 +75,11 @@ pub async fn sync_workspace(chat: &Chat, ws: WorkspaceId) -> AppResult<()> {
     .await)?;
     for (channel, team) in channels {
         let wanted: HashSet<UserId> = match team {
-            Some(t) => team_member_ids(&chat.store, ws, t).await?.unwrap_or_default().into_iter().collect(),
+            Some(t) => team_member_ids(&chat.store, ws, t)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             None => continue,
         };
         let current: HashSet<UserId> = db!(chat.store.read(), c => sqlx::query_scalar("SELECT user_id FROM channel_members WHERE channel_id = $1")

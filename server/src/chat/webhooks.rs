@@ -30,7 +30,9 @@ const POSTS_PER_MINUTE: u32 = 60;
 
 /// Per-webhook rate limiter (a leaked URL cannot flood a channel).
 pub fn limiter() -> Arc<DefaultKeyedRateLimiter<WebhookId>> {
-    Arc::new(RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(POSTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN))))
+    Arc::new(RateLimiter::keyed(Quota::per_minute(
+        NonZeroU32::new(POSTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+    )))
 }
 
 /// An incoming webhook.
@@ -57,7 +59,9 @@ fn parse_bot_name(raw: &str) -> AppResult<String> {
     let n = raw.trim();
     let len = n.chars().count();
     if len == 0 || len > 64 || n.chars().any(char::is_control) {
-        return Err(AppError::Validation("bot name must be 1-64 characters".into()));
+        return Err(AppError::Validation(
+            "bot name must be 1-64 characters".into(),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -75,7 +79,13 @@ pub struct CreateWebhook {
     params(("id" = String, Path, description = "channel id")), request_body = CreateWebhook, security(("bearer" = [])),
     responses((status = 201, body = Webhook), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn create(State(state): State<AppState>, me: CurrentUser, client: ClientInfo, Path(id): Path<ChannelId>, Json(body): Json<CreateWebhook>) -> AppResult<(StatusCode, Json<Webhook>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<ChannelId>,
+    Json(body): Json<CreateWebhook>,
+) -> AppResult<(StatusCode, Json<Webhook>)> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_manage()?;
     let name = parse_bot_name(&body.name)?;
@@ -92,20 +102,29 @@ pub async fn create(State(state): State<AppState>, me: CurrentUser, client: Clie
         .bind(now)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
-    audit::record_in(&mut tx, AuditEvent {
-        workspace: Some(access.channel.workspace_id),
-        actor: Some(me.user_id),
-        action: "webhook.created",
-        target_type: Some("channel"),
-        target_id: Some(id.to_string()),
-        detail: serde_json::json!({ "webhook_id": hook, "name": name }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        AuditEvent {
+            workspace: Some(access.channel.workspace_id),
+            actor: Some(me.user_id),
+            action: "webhook.created",
+            target_type: Some("channel"),
+            target_id: Some(id.to_string()),
+            detail: serde_json::json!({ "webhook_id": hook, "name": name }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(Webhook { id: hook, channel_id: id, name, url: Some(format!("{}/api/hooks/{token}", state.public_url())), created_at: rfc3339(now) }),
+        Json(Webhook {
+            id: hook,
+            channel_id: id,
+            name,
+            url: Some(format!("{}/api/hooks/{token}", state.public_url())),
+            created_at: rfc3339(now),
+        }),
     ))
 }
 
@@ -114,7 +133,11 @@ pub async fn create(State(state): State<AppState>, me: CurrentUser, client: Clie
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Webhook>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(id): Path<ChannelId>) -> AppResult<Json<Vec<Webhook>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<ChannelId>,
+) -> AppResult<Json<Vec<Webhook>>> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_manage()?;
     let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(
@@ -123,7 +146,17 @@ pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(id): Path
     .bind(id)
     .fetch_all(c)
     .await)?;
-    Ok(Json(rows.into_iter().map(|r| Webhook { id: r.id, channel_id: r.channel_id, name: r.name, url: None, created_at: rfc3339(r.created_at) }).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| Webhook {
+                id: r.id,
+                channel_id: r.channel_id,
+                name: r.name,
+                url: None,
+                created_at: rfc3339(r.created_at),
+            })
+            .collect(),
+    ))
 }
 
 /// Revoke a webhook; its URL stops working.
@@ -131,7 +164,12 @@ pub async fn list(State(state): State<AppState>, me: CurrentUser, Path(id): Path
     params(("id" = String, Path, description = "channel id"), ("hook" = String, Path, description = "webhook id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn revoke(State(state): State<AppState>, me: CurrentUser, client: ClientInfo, Path((id, hook)): Path<(ChannelId, WebhookId)>) -> AppResult<StatusCode> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    client: ClientInfo,
+    Path((id, hook)): Path<(ChannelId, WebhookId)>,
+) -> AppResult<StatusCode> {
     let access = ChannelAccess::load(&state.store, id, me.user_id).await?;
     access.require_manage()?;
     let mut tx = state.store.begin().await?;
@@ -145,15 +183,18 @@ pub async fn revoke(State(state): State<AppState>, me: CurrentUser, client: Clie
     if n == 0 {
         return Err(AppError::not_found("webhook"));
     }
-    audit::record_in(&mut tx, AuditEvent {
-        workspace: Some(access.channel.workspace_id),
-        actor: Some(me.user_id),
-        action: "webhook.revoked",
-        target_type: Some("channel"),
-        target_id: Some(id.to_string()),
-        detail: serde_json::json!({ "webhook_id": hook }),
-        ip: client.ip_string(),
-    })
+    audit::record_in(
+        &mut tx,
+        AuditEvent {
+            workspace: Some(access.channel.workspace_id),
+            actor: Some(me.user_id),
+            action: "webhook.revoked",
+            target_type: Some("channel"),
+            target_id: Some(id.to_string()),
+            detail: serde_json::json!({ "webhook_id": hook }),
+            ip: client.ip_string(),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -176,9 +217,14 @@ pub struct HookPost {
 impl HookPost {
     fn body(&self) -> Option<String> {
         match (self.msgtype.as_deref(), &self.text, &self.markdown) {
-            (Some("markdown"), _, Some(md)) => md.get("text").and_then(|t| t.as_str()).map(str::to_owned),
+            (Some("markdown"), _, Some(md)) => {
+                md.get("text").and_then(|t| t.as_str()).map(str::to_owned)
+            }
             (_, Some(serde_json::Value::String(s)), _) => Some(s.clone()),
-            (_, Some(obj), _) => obj.get("content").and_then(|t| t.as_str()).map(str::to_owned),
+            (_, Some(obj), _) => obj
+                .get("content")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned),
             _ => None,
         }
     }
@@ -196,7 +242,11 @@ pub struct HookResult {
     params(("token" = String, Path, description = "webhook secret")), request_body = HookPost,
     responses((status = 200, body = HookResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[tracing::instrument(skip_all, err)]
-pub async fn post(State(state): State<AppState>, Path(token): Path<String>, Json(body): Json<HookPost>) -> AppResult<Json<HookResult>> {
+pub async fn post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Json(body): Json<HookPost>,
+) -> AppResult<Json<HookResult>> {
     let chat = &state.chat;
     let found: Option<(WebhookId, ChannelId, String)> = db!(state.store.read(), c => sqlx::query_as(
         "SELECT w.id, w.channel_id, w.name FROM webhooks w WHERE w.token_hash = $1 AND w.revoked_at IS NULL"
@@ -205,7 +255,9 @@ pub async fn post(State(state): State<AppState>, Path(token): Path<String>, Json
     .fetch_optional(c)
     .await)?;
     let (hook, channel, name) = found.ok_or_else(|| AppError::not_found("webhook"))?;
-    chat.webhook_limits.check_key(&hook).map_err(|_| AppError::RateLimited(60 / POSTS_PER_MINUTE as u64 + 1))?;
+    chat.webhook_limits
+        .check_key(&hook)
+        .map_err(|_| AppError::RateLimited(60 / POSTS_PER_MINUTE as u64 + 1))?;
     let archived: Option<i64> = db!(state.store.read(), c => sqlx::query_scalar("SELECT archived_at FROM channels WHERE id = $1")
         .bind(channel)
         .fetch_one(c)
@@ -213,9 +265,13 @@ pub async fn post(State(state): State<AppState>, Path(token): Path<String>, Json
     if archived.is_some() {
         return Err(AppError::Conflict("the channel is archived".into()));
     }
-    let text = body.body().ok_or_else(|| AppError::Validation("post {\"text\": \"...\"} or a DingTalk text/markdown message".into()))?;
+    let text = body.body().ok_or_else(|| {
+        AppError::Validation("post {\"text\": \"...\"} or a DingTalk text/markdown message".into())
+    })?;
     if text.trim().is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(AppError::Validation(format!("text must be 1-{MAX_MESSAGE_CHARS} characters")));
+        return Err(AppError::Validation(format!(
+            "text must be 1-{MAX_MESSAGE_CHARS} characters"
+        )));
     }
     let bot_name = match &body.username {
         Some(u) => parse_bot_name(u)?,
@@ -242,5 +298,8 @@ pub async fn post(State(state): State<AppState>, Path(token): Path<String>, Json
     if let Some(message) = load::one(&state.store, written.id).await? {
         events::message(&chat.bus, &message).await;
     }
-    Ok(Json(HookResult { ok: true, message_id: written.id }))
+    Ok(Json(HookResult {
+        ok: true,
+        message_id: written.id,
+    }))
 }

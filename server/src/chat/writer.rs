@@ -98,9 +98,13 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 // One bad message must not fail the others: retry them one by one.
                 tracing::warn!(error = %e, size = batch.len(), "batch write failed; retrying singly");
                 for job in batch {
-                    let result = write_batch(&store, &[&job.message]).await.and_then(|mut r| {
-                        r.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("empty write result")))
-                    });
+                    let result = write_batch(&store, &[&job.message])
+                        .await
+                        .and_then(|mut r| {
+                            r.pop().ok_or_else(|| {
+                                AppError::Internal(anyhow::anyhow!("empty write result"))
+                            })
+                        });
                     let _ = job.reply.send(result);
                 }
             }
@@ -132,7 +136,10 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<Writ
         let now = now_ms();
         if let Some(key) = &m.client_key {
             if let Some(w) = keys.get(&(m.sender, key.clone())) {
-                out.push(Written { created: false, ..w.clone() });
+                out.push(Written {
+                    created: false,
+                    ..w.clone()
+                });
                 continue;
             }
             let existing: Option<(MessageId, i64, i64)> = tx!(&mut tx, c => sqlx::query_as(
@@ -143,7 +150,13 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<Writ
             .fetch_optional(&mut *c)
             .await)?;
             if let Some((id, seq, created_at)) = existing {
-                out.push(Written { id, seq, created_at, created: false, root_version: None });
+                out.push(Written {
+                    id,
+                    seq,
+                    created_at,
+                    created: false,
+                    root_version: None,
+                });
                 continue;
             }
         }
@@ -213,7 +226,13 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<Writ
             })?;
             root_version = Some((root, version));
         }
-        let written = Written { id, seq, created_at: now, created: true, root_version };
+        let written = Written {
+            id,
+            seq,
+            created_at: now,
+            created: true,
+            root_version,
+        };
         if let Some(key) = &m.client_key {
             keys.insert((m.sender, key.clone()), written.clone());
         }

@@ -134,27 +134,21 @@ pub async fn list(
     if needle.chars().count() > 100 {
         return Err(AppError::Validation("search text is too long".into()));
     }
-    let pattern = format!(
-        "%{}%",
-        needle
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
     let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE m.workspace_id = $1 AND (LOWER(u.display_name) LIKE $2 ESCAPE '\\'
-           OR u.username LIKE $2 ESCAPE '\\' OR u.email LIKE $2 ESCAPE '\\')
-         ORDER BY LOWER(u.display_name), u.username LIMIT 1000"
+        "{SELECT} WHERE m.workspace_id = $1 ORDER BY u.display_name, u.username"
     )))
     .bind(ws)
-    .bind(&pattern)
     .fetch_all(c)
     .await)?;
-    Ok(Json(
-        rows.into_iter()
-            .map(Member::try_from)
-            .collect::<AppResult<_>>()?,
-    ))
+    // Matched here rather than in SQL: SQLite's LOWER() folds only ASCII, and names
+    // often are not ASCII (Émile, 王小明).
+    let rows = rows.into_iter().filter(|r| {
+        needle.is_empty()
+            || r.display_name.to_lowercase().contains(&needle)
+            || r.username.contains(&needle)
+            || r.email.contains(&needle)
+    });
+    Ok(Json(rows.map(Member::try_from).collect::<AppResult<_>>()?))
 }
 
 /// A role change.
@@ -188,9 +182,9 @@ pub async fn change_role(
     if target.role == body.role {
         return Ok(Json(target));
     }
-    let mut tx = state.store.begin().await?;
-    // Checked and changed in one transaction on the writer, so two demotions cannot
-    // race past the last-owner rule.
+    // Checked and changed under the workspace lock, so two demotions cannot race past
+    // the last-owner rule.
+    let mut tx = state.store.begin_workspace(ws).await?;
     let owners: i64 = tx!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
         .bind(ws)
         .fetch_one(&mut *c)
@@ -233,7 +227,7 @@ pub async fn remove_member(
     ip: Option<String>,
     action: &str,
 ) -> AppResult<()> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_workspace(ws).await?;
     if role == Role::Owner {
         let owners: i64 = tx!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
             .bind(ws)
@@ -321,10 +315,12 @@ async fn check_may_deactivate(
         ));
     }
     check_may_manage(actor_role, target.role)?;
+    // Workspaces of the target where the actor may not act on them: not an admin
+    // there, or only an admin while the target is an owner there.
     let outside: i64 = db!(store.read(), c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM memberships t WHERE t.user_id = $1 AND NOT EXISTS (
             SELECT 1 FROM memberships a WHERE a.workspace_id = t.workspace_id AND a.user_id = $2
-            AND a.role IN ('owner', 'admin'))"
+            AND (a.role = 'owner' OR (a.role = 'admin' AND t.role <> 'owner')))"
     )
     .bind(user)
     .bind(actor)

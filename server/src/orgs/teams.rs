@@ -13,7 +13,7 @@ use crate::http::extract::{Json, Path};
 use crate::orgs::access::{member_role, require_admin};
 use crate::orgs::audit::{self, Event};
 use crate::store::ids::{TeamId, UserId, WorkspaceId, rfc3339};
-use crate::store::{Store, now_ms};
+use crate::store::{Store, Tx, now_ms};
 use crate::{AppState, db, tx};
 
 /// A team (department).
@@ -71,25 +71,24 @@ async fn load(store: &Store, ws: WorkspaceId, team: TeamId) -> AppResult<Team> {
     Ok(row.ok_or_else(|| AppError::not_found("team"))?.into())
 }
 
-/// All teams of a workspace as `(id, parent)` pairs, for tree checks.
-async fn parents(store: &Store, ws: WorkspaceId) -> AppResult<Vec<(TeamId, Option<TeamId>)>> {
+/// All teams of a workspace as `(id, parent)` pairs, read inside `tx` (which holds the
+/// workspace lock, so the tree cannot change between the check and the write).
+async fn parents_in(tx: &mut Tx, ws: WorkspaceId) -> AppResult<Vec<(TeamId, Option<TeamId>)>> {
     Ok(
-        db!(store.read(), c => sqlx::query_as("SELECT id, parent_id FROM teams WHERE workspace_id = $1")
+        tx!(tx, c => sqlx::query_as("SELECT id, parent_id FROM teams WHERE workspace_id = $1")
         .bind(ws)
-        .fetch_all(c)
+        .fetch_all(&mut *c)
         .await)?,
     )
 }
 
-/// Check that `parent` exists in the workspace and, when moving `team`, is not the team
-/// itself or one of its descendants (the tree must stay a tree).
-async fn check_parent(
-    store: &Store,
-    ws: WorkspaceId,
+/// Check that `parent` is a team of the workspace and, when moving `team`, is not the
+/// team itself or one of its descendants (the tree must stay a tree).
+fn check_parent(
+    all: &[(TeamId, Option<TeamId>)],
     team: Option<TeamId>,
     parent: TeamId,
 ) -> AppResult<()> {
-    let all = parents(store, ws).await?;
     if !all.iter().any(|(id, _)| *id == parent) {
         return Err(AppError::Validation(
             "parent team not found in this workspace".into(),
@@ -156,11 +155,11 @@ pub async fn create(
 ) -> AppResult<(StatusCode, Json<Team>)> {
     require_admin(&state.store, ws, me.user_id).await?;
     let name = parse_name(&body.name)?;
-    if let Some(parent) = body.parent_id {
-        check_parent(&state.store, ws, None, parent).await?;
-    }
     let id = TeamId::new();
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store.begin_workspace(ws).await?;
+    if let Some(parent) = body.parent_id {
+        check_parent(&parents_in(&mut tx, ws).await?, None, parent)?;
+    }
     tx!(&mut tx, c => sqlx::query("INSERT INTO teams (id, workspace_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(ws)
@@ -218,11 +217,11 @@ pub async fn update(
     require_admin(&state.store, ws, me.user_id).await?;
     let before = load(&state.store, ws, team).await?;
     let name = body.name.as_deref().map(parse_name).transpose()?;
+    let mut tx = state.store.begin_workspace(ws).await?;
     if let Some(Some(parent)) = body.parent_id {
-        check_parent(&state.store, ws, Some(team), parent).await?;
+        check_parent(&parents_in(&mut tx, ws).await?, Some(team), parent)?;
     }
     let new_parent = body.parent_id.unwrap_or(before.parent_id);
-    let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query("UPDATE teams SET name = COALESCE($1, name), parent_id = $2 WHERE id = $3 AND workspace_id = $4")
         .bind(&name)
         .bind(new_parent)
@@ -264,7 +263,8 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     require_admin(&state.store, ws, me.user_id).await?;
     let before = load(&state.store, ws, team).await?;
-    if parents(&state.store, ws)
+    let mut tx = state.store.begin_workspace(ws).await?;
+    if parents_in(&mut tx, ws)
         .await?
         .iter()
         .any(|(_, p)| *p == Some(team))
@@ -273,7 +273,6 @@ pub async fn delete(
             "this team has sub-teams; move or delete them first".into(),
         ));
     }
-    let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query("DELETE FROM teams WHERE id = $1 AND workspace_id = $2")
         .bind(team)
         .bind(ws)

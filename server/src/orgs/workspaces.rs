@@ -271,7 +271,9 @@ pub async fn update(
     if let Some(p) = &body.receipts_policy
         && !matches!(p.as_str(), "on" | "off" | "user")
     {
-        return Err(AppError::Validation("receipts_policy must be on, off or user".into()));
+        return Err(AppError::Validation(
+            "receipts_policy must be on, off or user".into(),
+        ));
     }
     let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query(

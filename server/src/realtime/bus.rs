@@ -14,13 +14,24 @@ use crate::store::ids::{ChannelId, SessionId, UserId};
 #[derive(Debug, Clone)]
 pub enum Delivery {
     /// To every member of a channel; `seq` is set for sequenced channel events.
-    Channel { channel: ChannelId, seq: Option<i64>, frame: Utf8Bytes },
+    Channel {
+        channel: ChannelId,
+        seq: Option<i64>,
+        frame: Utf8Bytes,
+    },
     /// To these users' connections.
-    Users { users: Vec<UserId>, frame: Utf8Bytes },
+    Users {
+        users: Vec<UserId>,
+        frame: Utf8Bytes,
+    },
     /// A channel's membership changed: forget cached member lists.
-    MembersChanged { channel: ChannelId },
+    MembersChanged {
+        channel: ChannelId,
+    },
     /// Presence of this user may have changed.
-    Presence { user: UserId },
+    Presence {
+        user: UserId,
+    },
     DisconnectSession(SessionId),
     DisconnectUser(UserId),
 }
@@ -49,13 +60,23 @@ impl Bus {
     /// Deliver to the connections of this node.
     async fn deliver_here(&self, delivery: Delivery) {
         match delivery {
-            Delivery::Channel { channel, seq, frame } => {
+            Delivery::Channel {
+                channel,
+                seq,
+                frame,
+            } => {
                 let members = self.members(channel).await;
-                let event = Outbound { channel: seq.map(|s| (channel, s)), frame };
+                let event = Outbound {
+                    channel: seq.map(|s| (channel, s)),
+                    frame,
+                };
                 self.hub.send_to_members(&members, &event);
             }
             Delivery::Users { users, frame } => {
-                let event = Outbound { channel: None, frame };
+                let event = Outbound {
+                    channel: None,
+                    frame,
+                };
                 for user in users {
                     self.hub.send_to_user(user, &event);
                 }

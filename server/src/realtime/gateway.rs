@@ -6,15 +6,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval, timeout};
 
 use super::bus::Delivery;
 use super::hub::{Control, Outbound};
-use super::protocol::{CLOSE_AUTH_FAILED, CLOSE_IDLE, CLOSE_POLICY, ClientFrame, Positions, PresenceState, ServerFrame};
+use super::protocol::{
+    CLOSE_AUTH_FAILED, CLOSE_IDLE, CLOSE_POLICY, ClientFrame, Positions, PresenceState, ServerFrame,
+};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::current_user::authenticate;
@@ -23,10 +26,10 @@ use crate::chat::events::{self, Event};
 use crate::chat::load::{self, COLUMNS, MessageRow};
 use crate::chat::messages::{self, SendMessage};
 use crate::chat::receipts;
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::store::ids::{ChannelId, UserId};
 use crate::store::now_ms;
-use crate::db;
 
 /// Largest accepted client frame.
 const MAX_FRAME: usize = 64 * 1024;
@@ -46,7 +49,20 @@ const TYPING_EVERY: Duration = Duration::from_secs(2);
 const MAX_PENDING_SENDS: usize = 64;
 
 /// Upgrade to the realtime websocket.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return AppError::BadRequest(format!(
+                "this endpoint speaks websocket only: {}",
+                e.body_text()
+            ))
+            .into_response();
+        }
+    };
     // Small buffers: an idle connection should cost a few KiB, not tungstenite's defaults.
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
@@ -56,12 +72,22 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
 }
 
 fn error_frame(id: Option<&str>, e: &AppError) -> Message {
     let message = e.to_string();
-    Message::Text(ServerFrame::Error { id, code: e.code(), message: &message }.text())
+    Message::Text(
+        ServerFrame::Error {
+            id,
+            code: e.code(),
+            message: &message,
+        }
+        .text(),
+    )
 }
 
 /// Per-connection state beyond the socket.
@@ -83,14 +109,18 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         _ => None,
     };
     let Some(ClientFrame::Auth { id, token, resume }) = first else {
-        let _ = socket.send(close(CLOSE_AUTH_FAILED, "first frame must be auth")).await;
+        let _ = socket
+            .send(close(CLOSE_AUTH_FAILED, "first frame must be auth"))
+            .await;
         return;
     };
     let user = match authenticate(&state, &token).await {
         Ok(u) => u,
         Err(e) => {
             let _ = socket.send(error_frame(id.as_deref(), &e)).await;
-            let _ = socket.send(close(CLOSE_AUTH_FAILED, "authentication failed")).await;
+            let _ = socket
+                .send(close(CLOSE_AUTH_FAILED, "authentication failed"))
+                .await;
             return;
         }
     };
@@ -108,9 +138,16 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         replies: replies_tx,
     };
     if connected.presence_changed {
-        state.bus.publish(Delivery::Presence { user: user.user_id }).await;
+        state
+            .bus
+            .publish(Delivery::Presence { user: user.user_id })
+            .await;
     }
-    if socket.send(Message::Text(ServerFrame::ok(id.as_deref()).text())).await.is_err() {
+    if socket
+        .send(Message::Text(ServerFrame::ok(id.as_deref()).text()))
+        .await
+        .is_err()
+    {
         return;
     }
     if let Some(positions) = resume
@@ -196,7 +233,10 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             .bind(user_id)
             .execute(c)
             .await.map(|r| r.rows_affected()));
-        state.bus.publish(Delivery::Presence { user: user_id }).await;
+        state
+            .bus
+            .publish(Delivery::Presence { user: user_id })
+            .await;
     }
 }
 
@@ -235,15 +275,30 @@ impl Conn {
             let Ok(mut rows) = rows else { return Err(()) };
             if rows.len() as i64 > MAX_REPLAY {
                 rows.truncate(0);
-                socket.send(Message::Text(ServerFrame::Resync { channel_id: *channel }.text())).await.map_err(|_| ())?;
+                socket
+                    .send(Message::Text(
+                        ServerFrame::Resync {
+                            channel_id: *channel,
+                        }
+                        .text(),
+                    ))
+                    .await
+                    .map_err(|_| ())?;
                 // Everything live is still wanted: the client reloads up to now.
                 continue;
             }
-            let Ok(messages) = load::hydrate(&self.state.store, rows).await else { return Err(()) };
+            let Ok(messages) = load::hydrate(&self.state.store, rows).await else {
+                return Err(());
+            };
             let mut max = *after;
             for m in &messages {
                 max = max.max(m.version);
-                let frame = Event::Message { channel_id: *channel, seq: m.version, message: m }.frame();
+                let frame = Event::Message {
+                    channel_id: *channel,
+                    seq: m.version,
+                    message: m,
+                }
+                .frame();
                 socket.feed(Message::Text(frame)).await.map_err(|_| ())?;
             }
             socket.flush().await.map_err(|_| ())?;
@@ -263,31 +318,64 @@ impl Conn {
         };
         let reply = match frame {
             ClientFrame::Pong => None,
-            ClientFrame::Ping { id } => Some(Message::Text(ServerFrame::Pong { id: id.as_deref() }.text())),
-            ClientFrame::Auth { id, .. } => Some(error_frame(id.as_deref(), &AppError::BadRequest("already authenticated".into()))),
+            ClientFrame::Ping { id } => Some(Message::Text(
+                ServerFrame::Pong { id: id.as_deref() }.text(),
+            )),
+            ClientFrame::Auth { id, .. } => Some(error_frame(
+                id.as_deref(),
+                &AppError::BadRequest("already authenticated".into()),
+            )),
             ClientFrame::Resume { id, positions } => {
                 self.replay(socket, &positions).await?;
                 Some(Message::Text(ServerFrame::ok(id.as_deref()).text()))
             }
-            ClientFrame::Send { id, channel_id, message } => {
+            ClientFrame::Send {
+                id,
+                channel_id,
+                message,
+            } => {
                 self.queue_send(id, channel_id, message);
                 None
             }
-            ClientFrame::Read { id, channel_id, seq } => Some(
-                match receipts::mark_read(&self.state.chat, self.user.user_id, channel_id, seq).await {
-                    Ok(seq) => Message::Text(ServerFrame::Ok { id: id.as_deref(), message: None, seq: Some(seq), presence: None }.text()),
+            ClientFrame::Read {
+                id,
+                channel_id,
+                seq,
+            } => Some(
+                match receipts::mark_read(&self.state.chat, self.user.user_id, channel_id, seq)
+                    .await
+                {
+                    Ok(seq) => Message::Text(
+                        ServerFrame::Ok {
+                            id: id.as_deref(),
+                            message: None,
+                            seq: Some(seq),
+                            presence: None,
+                        }
+                        .text(),
+                    ),
                     Err(e) => error_frame(id.as_deref(), &e),
                 },
             ),
-            ClientFrame::Typing { channel_id, thread_root_id } => {
+            ClientFrame::Typing {
+                channel_id,
+                thread_root_id,
+            } => {
                 self.typing(channel_id, thread_root_id).await;
                 None
             }
-            ClientFrame::PresenceSubscribe { id, user_ids } => Some(self.subscribe_presence(id.as_deref(), user_ids).await),
+            ClientFrame::PresenceSubscribe { id, user_ids } => {
+                Some(self.subscribe_presence(id.as_deref(), user_ids).await)
+            }
             ClientFrame::Away { away } => {
                 let hub = self.state.bus.hub();
                 if hub.set_away(self.user.user_id, self.conn_id, away) {
-                    self.state.bus.publish(Delivery::Presence { user: self.user.user_id }).await;
+                    self.state
+                        .bus
+                        .publish(Delivery::Presence {
+                            user: self.user.user_id,
+                        })
+                        .await;
                 }
                 None
             }
@@ -300,14 +388,23 @@ impl Conn {
 
     fn queue_send(&mut self, id: Option<String>, channel: ChannelId, message: SendMessage) {
         let sends = self.sends.get_or_insert_with(|| {
-            let (tx, mut rx) = mpsc::channel::<(Option<String>, ChannelId, SendMessage)>(MAX_PENDING_SENDS);
+            let (tx, mut rx) =
+                mpsc::channel::<(Option<String>, ChannelId, SendMessage)>(MAX_PENDING_SENDS);
             let chat = self.state.chat.clone();
             let user = self.user.user_id;
             let replies = self.replies.clone();
             tokio::spawn(async move {
                 while let Some((id, channel, message)) = rx.recv().await {
                     let reply = match messages::send(&chat, user, channel, message).await {
-                        Ok(m) => Message::Text(ServerFrame::Ok { id: id.as_deref(), message: Some(&m), seq: Some(m.seq), presence: None }.text()),
+                        Ok(m) => Message::Text(
+                            ServerFrame::Ok {
+                                id: id.as_deref(),
+                                message: Some(&m),
+                                seq: Some(m.seq),
+                                presence: None,
+                            }
+                            .text(),
+                        ),
                         Err(e) => error_frame(id.as_deref(), &e),
                     };
                     if replies.send(reply).await.is_err() {
@@ -317,17 +414,27 @@ impl Conn {
             });
             tx
         });
-        if let Err(mpsc::error::TrySendError::Full((id, _, _)) | mpsc::error::TrySendError::Closed((id, _, _))) =
-            sends.try_send((id, channel, message))
+        if let Err(
+            mpsc::error::TrySendError::Full((id, _, _))
+            | mpsc::error::TrySendError::Closed((id, _, _)),
+        ) = sends.try_send((id, channel, message))
         {
             let e = AppError::RateLimited(1);
             let _ = self.replies.try_send(error_frame(id.as_deref(), &e));
         }
     }
 
-    async fn typing(&mut self, channel: ChannelId, thread_root_id: Option<crate::store::ids::MessageId>) {
+    async fn typing(
+        &mut self,
+        channel: ChannelId,
+        thread_root_id: Option<crate::store::ids::MessageId>,
+    ) {
         let now = Instant::now();
-        if self.last_typing.get(&channel).is_some_and(|t| now.duration_since(*t) < TYPING_EVERY) {
+        if self
+            .last_typing
+            .get(&channel)
+            .is_some_and(|t| now.duration_since(*t) < TYPING_EVERY)
+        {
             return;
         }
         self.last_typing.insert(channel, now);
@@ -335,21 +442,44 @@ impl Conn {
         if !members.contains(&self.user.user_id) {
             return;
         }
-        let event = Event::Typing { channel_id: channel, user_id: self.user.user_id, thread_root_id, expires_in_ms: 6000 };
+        let event = Event::Typing {
+            channel_id: channel,
+            user_id: self.user.user_id,
+            thread_root_id,
+            expires_in_ms: 6000,
+        };
         events::to_channel(&self.state.bus, channel, event).await;
     }
 
     async fn subscribe_presence(&mut self, id: Option<&str>, users: Vec<UserId>) -> Message {
         if users.len() > 500 {
-            return error_frame(id, &AppError::Validation("subscribe to at most 500 people".into()));
+            return error_frame(
+                id,
+                &AppError::Validation("subscribe to at most 500 people".into()),
+            );
         }
-        let visible: AppResult<Vec<UserId>> = visible_people(&self.state, self.user.user_id, &users).await;
+        let visible: AppResult<Vec<UserId>> =
+            visible_people(&self.state, self.user.user_id, &users).await;
         match visible {
             Ok(users) => {
                 let hub = self.state.bus.hub();
                 hub.watch_presence(self.conn_id, self.user.user_id, &users);
-                let states: Vec<PresenceState> = users.iter().map(|u| PresenceState { user_id: *u, status: hub.presence(*u) }).collect();
-                Message::Text(ServerFrame::Ok { id, message: None, seq: None, presence: Some(&states) }.text())
+                let states: Vec<PresenceState> = users
+                    .iter()
+                    .map(|u| PresenceState {
+                        user_id: *u,
+                        status: hub.presence(*u),
+                    })
+                    .collect();
+                Message::Text(
+                    ServerFrame::Ok {
+                        id,
+                        message: None,
+                        seq: None,
+                        presence: Some(&states),
+                    }
+                    .text(),
+                )
             }
             Err(e) => error_frame(id, &e),
         }

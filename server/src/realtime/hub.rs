@@ -123,10 +123,25 @@ impl Hub {
         if let Ok(mut users) = self.inner.users.write() {
             let conns = users.entry(user).or_default();
             presence_changed = conns.iter().all(|c| c.away);
-            conns.push(Conn { id, session, events: events_tx, control: control_tx, away: false });
+            conns.push(Conn {
+                id,
+                session,
+                events: events_tx,
+                control: control_tx,
+                away: false,
+            });
         }
         metrics::gauge!("convene_ws_connections").increment(1.0);
-        Connected { registration: Registration { hub: self.clone(), user, id }, events, control, presence_changed }
+        Connected {
+            registration: Registration {
+                hub: self.clone(),
+                user,
+                id,
+            },
+            events,
+            control,
+            presence_changed,
+        }
     }
 
     fn unregister(&self, user: UserId, id: u64) {
@@ -154,7 +169,9 @@ impl Hub {
 
     /// Queue `event` on every connection of `user`; close those that are too slow.
     pub fn send_to_user(&self, user: UserId, event: &Outbound) {
-        let Ok(users) = self.inner.users.read() else { return };
+        let Ok(users) = self.inner.users.read() else {
+            return;
+        };
         if let Some(conns) = users.get(&user) {
             for conn in conns {
                 push(conn, event);
@@ -164,7 +181,9 @@ impl Hub {
 
     /// Queue `event` for every member of `channel` connected here.
     pub fn send_to_members(&self, members: &[UserId], event: &Outbound) {
-        let Ok(users) = self.inner.users.read() else { return };
+        let Ok(users) = self.inner.users.read() else {
+            return;
+        };
         for user in members {
             if let Some(conns) = users.get(user) {
                 for conn in conns {
@@ -203,7 +222,9 @@ impl Hub {
     }
 
     fn close_where(&self, pred: impl Fn(UserId, &Conn) -> bool, code: u16, reason: &'static str) {
-        let Ok(users) = self.inner.users.read() else { return };
+        let Ok(users) = self.inner.users.read() else {
+            return;
+        };
         for (user, conns) in users.iter() {
             for conn in conns.iter().filter(|c| pred(*user, c)) {
                 // A full control queue means a close is already pending.
@@ -214,7 +235,11 @@ impl Hub {
 
     /// Close every connection of this session.
     pub fn disconnect_session(&self, session: SessionId) {
-        self.close_where(|_, c| c.session == session, CLOSE_SESSION_ENDED, "session ended");
+        self.close_where(
+            |_, c| c.session == session,
+            CLOSE_SESSION_ENDED,
+            "session ended",
+        );
     }
 
     /// Close every connection of this user.
@@ -229,7 +254,11 @@ impl Hub {
 
     /// Number of live connections on this node.
     pub fn len(&self) -> usize {
-        self.inner.users.read().map(|u| u.values().map(Vec::len).sum()).unwrap_or(0)
+        self.inner
+            .users
+            .read()
+            .map(|u| u.values().map(Vec::len).sum())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -238,7 +267,9 @@ impl Hub {
 
     /// The user's presence as seen from this node.
     pub fn presence(&self, user: UserId) -> Presence {
-        let Ok(users) = self.inner.users.read() else { return Presence::Offline };
+        let Ok(users) = self.inner.users.read() else {
+            return Presence::Offline;
+        };
         match users.get(&user) {
             None => Presence::Offline,
             Some(conns) if conns.iter().all(|c| c.away) => Presence::Away,
@@ -250,7 +281,9 @@ impl Hub {
     pub fn set_away(&self, user: UserId, conn_id: u64, away: bool) -> bool {
         let before = self.presence(user);
         if let Ok(mut users) = self.inner.users.write()
-            && let Some(conn) = users.get_mut(&user).and_then(|c| c.iter_mut().find(|c| c.id == conn_id))
+            && let Some(conn) = users
+                .get_mut(&user)
+                .and_then(|c| c.iter_mut().find(|c| c.id == conn_id))
         {
             conn.away = away;
         }
@@ -275,7 +308,11 @@ impl Hub {
         self.inner
             .watchers
             .lock()
-            .map(|w| w.get(&user).map(|s| s.iter().copied().collect()).unwrap_or_default())
+            .map(|w| {
+                w.get(&user)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default()
     }
 
@@ -286,10 +323,18 @@ impl Hub {
             return;
         }
         let frame = super::protocol::presence_frame(user, self.presence(user));
-        let event = Outbound { channel: None, frame };
-        let Ok(users) = self.inner.users.read() else { return };
+        let event = Outbound {
+            channel: None,
+            frame,
+        };
+        let Ok(users) = self.inner.users.read() else {
+            return;
+        };
         for (conn_id, watcher) in watchers {
-            if let Some(conn) = users.get(&watcher).and_then(|c| c.iter().find(|c| c.id == conn_id)) {
+            if let Some(conn) = users
+                .get(&watcher)
+                .and_then(|c| c.iter().find(|c| c.id == conn_id))
+            {
                 push(conn, &event);
             }
         }
@@ -301,7 +346,10 @@ fn push(conn: &Conn, event: &Outbound) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
             metrics::counter!("convene_ws_slow_consumers_total").increment(1);
-            let _ = conn.control.try_send(Control::Close(CLOSE_TOO_SLOW, "too slow; reconnect and resume"));
+            let _ = conn.control.try_send(Control::Close(
+                CLOSE_TOO_SLOW,
+                "too slow; reconnect and resume",
+            ));
         }
         Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
@@ -312,7 +360,10 @@ mod tests {
     use super::*;
 
     fn frame(s: &'static str) -> Outbound {
-        Outbound { channel: None, frame: Utf8Bytes::from_static(s) }
+        Outbound {
+            channel: None,
+            frame: Utf8Bytes::from_static(s),
+        }
     }
 
     #[tokio::test]
@@ -341,9 +392,19 @@ mod tests {
             // The fast consumer keeps reading.
             assert!(f.events.try_recv().is_ok());
         }
-        assert!(matches!(s.control.try_recv(), Ok(Control::Close(CLOSE_TOO_SLOW, _))));
+        assert!(matches!(
+            s.control.try_recv(),
+            Ok(Control::Close(CLOSE_TOO_SLOW, _))
+        ));
         assert!(f.control.try_recv().is_err());
-        assert_eq!(s.events.try_recv().map(|e| e.frame.to_string()).ok().as_deref(), Some("x"));
+        assert_eq!(
+            s.events
+                .try_recv()
+                .map(|e| e.frame.to_string())
+                .ok()
+                .as_deref(),
+            Some("x")
+        );
     }
 
     #[tokio::test]

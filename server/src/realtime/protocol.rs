@@ -30,22 +30,44 @@ pub type Positions = HashMap<ChannelId, i64>;
 pub enum ClientFrame {
     /// Must be the first frame. `resume` replays what changed after these positions.
     #[serde(rename = "auth")]
-    Auth { id: Option<String>, token: String, #[serde(default)] resume: Option<Positions> },
+    Auth {
+        id: Option<String>,
+        token: String,
+        #[serde(default)]
+        resume: Option<Positions>,
+    },
     /// Replay what changed in these channels after these positions.
     #[serde(rename = "resume")]
-    Resume { id: Option<String>, positions: Positions },
+    Resume {
+        id: Option<String>,
+        positions: Positions,
+    },
     /// Post a message; answered with `ok` carrying the stored message.
     #[serde(rename = "send")]
-    Send { id: Option<String>, channel_id: ChannelId, message: SendMessage },
+    Send {
+        id: Option<String>,
+        channel_id: ChannelId,
+        message: SendMessage,
+    },
     /// I have read this channel up to `seq`.
     #[serde(rename = "read")]
-    Read { id: Option<String>, channel_id: ChannelId, seq: i64 },
+    Read {
+        id: Option<String>,
+        channel_id: ChannelId,
+        seq: i64,
+    },
     /// I am typing in this channel (or thread).
     #[serde(rename = "typing")]
-    Typing { channel_id: ChannelId, thread_root_id: Option<MessageId> },
+    Typing {
+        channel_id: ChannelId,
+        thread_root_id: Option<MessageId>,
+    },
     /// Send me presence changes of these people (replaces the previous list).
     #[serde(rename = "presence.subscribe")]
-    PresenceSubscribe { id: Option<String>, user_ids: Vec<UserId> },
+    PresenceSubscribe {
+        id: Option<String>,
+        user_ids: Vec<UserId>,
+    },
     /// This tab is idle or hidden (`true`) or back (`false`).
     #[serde(rename = "away")]
     Away { away: bool },
@@ -72,7 +94,11 @@ pub enum ServerFrame<'a> {
         presence: Option<&'a [PresenceState]>,
     },
     #[serde(rename = "error")]
-    Error { id: Option<&'a str>, code: &'a str, message: &'a str },
+    Error {
+        id: Option<&'a str>,
+        code: &'a str,
+        message: &'a str,
+    },
     #[serde(rename = "ping")]
     Ping,
     #[serde(rename = "pong")]
@@ -84,7 +110,12 @@ pub enum ServerFrame<'a> {
 
 impl ServerFrame<'_> {
     pub fn ok(id: Option<&str>) -> ServerFrame<'_> {
-        ServerFrame::Ok { id, message: None, seq: None, presence: None }
+        ServerFrame::Ok {
+            id,
+            message: None,
+            seq: None,
+            presence: None,
+        }
     }
 
     pub fn text(&self) -> Utf8Bytes {
@@ -108,5 +139,11 @@ pub fn presence_frame(user: UserId, status: Presence) -> Utf8Bytes {
         user_id: UserId,
         status: Presence,
     }
-    serde_json::to_string(&Frame { r#type: "presence", user_id: user, status }).unwrap_or_default().into()
+    serde_json::to_string(&Frame {
+        r#type: "presence",
+        user_id: user,
+        status,
+    })
+    .unwrap_or_default()
+    .into()
 }

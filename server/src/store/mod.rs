@@ -140,6 +140,22 @@ impl Store {
         &self.writer
     }
 
+    /// Begin a transaction on the writer that holds `ws`'s row lock (PostgreSQL; SQLite
+    /// has one writer anyway), so checks such as "keep one owner" or "teams stay a tree"
+    /// cannot race with another change to the same workspace.
+    pub async fn begin_workspace(
+        &self,
+        ws: crate::store::ids::WorkspaceId,
+    ) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        crate::tx!(&mut tx, c => sqlx::query("UPDATE workspaces SET id = id WHERE id = $1")
+            .bind(ws)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(tx)
+    }
+
     /// Begin a transaction on the writer.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match &self.writer {
@@ -150,8 +166,7 @@ impl Store {
 
     /// Is the database answering?
     pub async fn ping(&self) -> bool {
-        let r: Result<i64, sqlx::Error> =
-            db!(self.read(), c => sqlx::query_scalar("SELECT 1").fetch_one(c).await);
+        let r: Result<i64, sqlx::Error> = db!(self.read(), c => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(c).await);
         r.is_ok()
     }
 

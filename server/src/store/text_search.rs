@@ -6,7 +6,10 @@ use super::Db;
 
 /// `LIKE` pattern matching `query` anywhere, with wildcards in it escaped (`\`).
 fn like_pattern(query: &str) -> String {
-    let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -16,11 +19,19 @@ pub fn body_contains(db: &Db, query: &str, param: usize) -> (String, String) {
     match db {
         // Trigram MATCH needs at least three characters; shorter queries scan with LIKE.
         Db::Sqlite(_) if query.chars().count() >= 3 => (
-            format!("m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${param})"),
+            format!(
+                "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${param})"
+            ),
             format!("\"{}\"", query.replace('"', "\"\"")),
         ),
-        Db::Sqlite(_) => (format!("m.body LIKE ${param} ESCAPE '\\'"), like_pattern(query)),
-        Db::Postgres(_) => (format!("m.body ILIKE ${param} ESCAPE '\\'"), like_pattern(query)),
+        Db::Sqlite(_) => (
+            format!("m.body LIKE ${param} ESCAPE '\\'"),
+            like_pattern(query),
+        ),
+        Db::Postgres(_) => (
+            format!("m.body ILIKE ${param} ESCAPE '\\'"),
+            like_pattern(query),
+        ),
     }
 }
 

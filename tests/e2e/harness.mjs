@@ -1,0 +1,271 @@
+// Browser test harness: the real server binary on a random port with a fresh
+// data directory, Debian's Chromium driven by playwright-core, page watchers
+// (console errors, page errors, CSP violations, the realtime socket) and
+// named screenshots in output/.
+
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+export const OUTPUT = join(HERE, 'output');
+mkdirSync(OUTPUT, { recursive: true });
+
+const SERVER_START_TIMEOUT_MS = 30_000;
+
+/** The server binary: $CONVENE_BIN, else the debug build of the workspace. */
+export function serverBinary() {
+  const bin = process.env.CONVENE_BIN || resolve(HERE, '../../target/debug/convene');
+  if (!existsSync(bin)) {
+    throw new Error(`server binary not found at ${bin}: build it (cargo build --bin convene) or set CONVENE_BIN`);
+  }
+  return bin;
+}
+
+/**
+ * Start `convene serve` on 127.0.0.1:0 with a fresh data directory and rate
+ * limits raised for tests. Resolves once the listening line (and, on a first
+ * run, the setup link) has been printed.
+ * Returns { url, setupLink, dataDir, log(), stop() }.
+ */
+export async function startServer({ name = 'server', env = {} } = {}) {
+  const bin = serverBinary();
+  const dataDir = mkdtempSync(join(tmpdir(), 'convene-e2e-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: {
+      ...inheritedEnv(),
+      CONVENE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: '10000',
+      CONVENE_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE: '10000',
+      CONVENE_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+      CONVENE_LOG_FORMAT: 'text',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = [];
+  const record = (stream) => (line) => lines.push(`[${stream}] ${line}`);
+  const stdout = createInterface({ input: child.stdout });
+  createInterface({ input: child.stderr }).on('line', record('stderr'));
+  stdout.on('line', record('stdout'));
+  let exited = null;
+  const exit = new Promise((res) => child.once('exit', (code, signal) => {
+    exited = { code, signal };
+    res(exited);
+  }));
+  // Never leave a server behind, even if the test process dies early.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let url = null;
+  let setupLink = null;
+  try {
+    await new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`server did not start within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
+      const done = (fn) => (v) => { clearTimeout(timer); stdout.off('line', onLine); fn(v); };
+      const ok = done(res);
+      const fail = done(rej);
+      const onLine = (line) => {
+        const listen = line.match(/convene: listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        if (listen) url = listen[1];
+        const setup = line.match(/(https?:\/\/\S+\/setup#token=\S+)/);
+        if (setup) setupLink = setup[1];
+        if (url && setupLink) ok();
+      };
+      stdout.on('line', onLine);
+      exit.then(({ code, signal }) => fail(new Error(`server exited before it was ready (code ${code}, signal ${signal})`)));
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    writeFileSync(join(OUTPUT, `${name}.log`), lines.join('\n') + '\n');
+    throw new Error(`${err.message}\n--- server output ---\n${lines.join('\n')}`);
+  }
+
+  return {
+    url,
+    setupLink,
+    dataDir,
+    log: () => lines.join('\n'),
+    /** Stop the server (SIGTERM, then SIGKILL), keep its log in output/, remove its data. */
+    async stop() {
+      process.off('exit', killOnExit);
+      if (!exited) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exit;
+        clearTimeout(timer);
+      }
+      writeFileSync(join(OUTPUT, `${name}.log`), lines.join('\n') + '\n');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The environment minus inherited CONVENE_* settings (a database URL or a
+ * public URL from the caller's shell would point the server elsewhere);
+ * CONVENE_LOG is kept for debugging.
+ */
+function inheritedEnv() {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('CONVENE_') || key === 'CONVENE_LOG') env[key] = value;
+  }
+  return env;
+}
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+];
+
+/** Debian's Chromium, headless. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+  });
+}
+
+export const DESKTOP = { viewport: { width: 1280, height: 800 }, locale: 'en-US' };
+export const PHONE = {
+  viewport: { width: 375, height: 812 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: 'en-US',
+};
+
+/**
+ * A browser context whose pages record CSP violations (through an init
+ * script, reported back over a binding that survives navigations).
+ */
+export async function newContext(browser, options = DESKTOP) {
+  const context = await browser.newContext({ ...options, timezoneId: 'Europe/Berlin' });
+  context.setDefaultTimeout(15_000);
+  context.cspViolations = [];
+  await context.exposeBinding('__conveneCspViolation', ({ page }, v) => {
+    context.cspViolations.push({ page: page?.url(), ...v });
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      // eslint-disable-next-line no-undef
+      window.__conveneCspViolation({
+        directive: e.violatedDirective,
+        blocked: e.blockedURI,
+        source: e.sourceFile,
+        line: e.lineNumber,
+        sample: e.sample,
+      });
+    });
+  });
+  return context;
+}
+
+/**
+ * Watch a page: console errors and warnings, uncaught page errors, failed
+ * requests and the realtime websocket (/api/ws).
+ *
+ * allow: functions (entry) -> bool naming console errors that are expected.
+ * The returned watcher has problems() (unexpected errors), realtimeReady()
+ * (resolves once a socket authenticated) and sockets (per socket: url,
+ * frames sent/received, closed).
+ */
+export function watchPage(page, { label = 'page' } = {}) {
+  const watcher = {
+    label,
+    console: [],
+    pageErrors: [],
+    sockets: [],
+    allowed: [],
+    allow(fn) {
+      this.allowed.push(fn);
+    },
+    /** Console errors (and page errors) not matched by an allow rule. */
+    problems() {
+      const errors = this.console.filter((e) => e.type === 'error' && !this.allowed.some((fn) => fn(e)));
+      return [...errors.map((e) => `${this.label}: console.${e.type}: ${e.text} (${e.url})`),
+        ...this.pageErrors.map((e) => `${this.label}: uncaught: ${e}`)];
+    },
+    /** Resolves once a realtime socket has been answered `ok` to its auth frame. */
+    realtimeReady(timeout = 15_000) {
+      const open = () => this.sockets.find((s) => s.authenticated && !s.closed);
+      if (open()) return Promise.resolve(open());
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`${label}: realtime socket not authenticated within ${timeout} ms`)), timeout);
+        this.onAuth = (s) => { clearTimeout(timer); this.onAuth = null; res(s); };
+      });
+    },
+    openSocket() {
+      return this.sockets.find((s) => s.authenticated && !s.closed) || null;
+    },
+  };
+  page.on('console', (msg) => {
+    const loc = msg.location();
+    watcher.console.push({ type: msg.type(), text: msg.text(), url: loc?.url || '', at: page.url() });
+  });
+  page.on('pageerror', (err) => watcher.pageErrors.push(String(err?.stack || err)));
+  page.on('websocket', (ws) => {
+    if (!/\/api\/ws$/.test(new URL(ws.url()).pathname)) return;
+    const s = { url: ws.url(), sent: [], received: [], authId: null, authenticated: false, closed: false };
+    watcher.sockets.push(s);
+    ws.on('framesent', ({ payload }) => {
+      const f = parse(payload);
+      s.sent.push(f ?? payload);
+      if (f?.type === 'auth') s.authId = f.id;
+    });
+    ws.on('framereceived', ({ payload }) => {
+      const f = parse(payload);
+      s.received.push(f ?? payload);
+      if (f?.type === 'ok' && f.id != null && f.id === s.authId) {
+        s.authenticated = true;
+        watcher.onAuth?.(s);
+      }
+    });
+    ws.on('close', () => { s.closed = true; });
+  });
+  return watcher;
+}
+
+function parse(payload) {
+  try {
+    return JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** The console error Chromium logs for an HTTP error answer to `path` with `status`. */
+export function isHttpError(entry, path, status) {
+  let pathname = '';
+  try {
+    pathname = new URL(entry.url).pathname;
+  } catch {
+    return false;
+  }
+  return pathname === path && entry.text.includes(`status of ${status}`);
+}
+
+let shotSeq = 0;
+// node --test runs each test file in its own process: name shots after the file.
+const SHOT_PREFIX = basename(process.argv[1] || 'e2e').replace(/\.test\.m?js$/, '');
+
+/** Save a full-page screenshot as output/<file>-NN-<name>.png; returns the path. */
+export async function shot(page, name) {
+  shotSeq += 1;
+  const safe = name.replace(/[^a-z0-9._-]+/gi, '-').slice(0, 120);
+  const file = join(OUTPUT, `${SHOT_PREFIX}-${String(shotSeq).padStart(2, '0')}-${safe}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+  return file;
+}
+
+/** A locator by data-testid. */
+export const tid = (page, id) => page.getByTestId(id);
