@@ -39,6 +39,8 @@ pub struct Config {
     pub max_avatar_bytes: usize,
     /// Trust `X-Forwarded-For` for the client address (only behind a reverse proxy you run).
     pub trust_proxy_headers: bool,
+    /// Redis URL (`redis://host:6379`) to run several nodes together; empty for one node.
+    pub redis_url: String,
     /// Maximum database connections in the pool.
     pub database_max_connections: u32,
     /// Sign-in attempts allowed per account per minute.
@@ -74,6 +76,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_avatar_bytes: 5 * 1024 * 1024,
             trust_proxy_headers: false,
+            redis_url: String::new(),
             database_max_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_ip_per_minute: 60,
@@ -180,6 +183,7 @@ impl Config {
             shown.jwt_secret = "<redacted>".into();
         }
         shown.database_url = redact_url_password(&self.database_url);
+        shown.redis_url = redact_url_password(&self.redis_url);
         Ok(toml::to_string_pretty(&shown)?)
     }
 }

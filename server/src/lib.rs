@@ -107,7 +107,14 @@ impl App {
             config.public_url.trim_end_matches('/').into()
         };
         let setup_token = accounts::setup::issue_token(&store).await?;
-        let bus = Bus::new(Hub::new(config.ws_queue_len), store.clone());
+        let hub = Hub::new(config.ws_queue_len);
+        let bus = if config.redis_url.is_empty() {
+            Bus::local(hub, store.clone())
+        } else {
+            Bus::redis(hub, store.clone(), &config.redis_url)
+                .await
+                .context("connecting to Redis (redis_url)")?
+        };
         let chat = Chat::new(
             store.clone(),
             bus.clone(),

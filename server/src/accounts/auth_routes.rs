@@ -272,7 +272,7 @@ pub async fn refresh(
         Ok(Rotation::ReuseDetected { session }) => {
             state
                 .bus
-                .publish(crate::realtime::bus::Delivery::DisconnectSession(session))
+                .publish(crate::realtime::bus::Delivery::DisconnectSession { session })
                 .await;
             tracing::warn!(%session, "refresh token reuse detected; session revoked");
             let mut response = AppError::Unauthorized(
@@ -318,7 +318,7 @@ pub async fn logout(
     sessions::revoke(&state.store, user, session).await?;
     state
         .bus
-        .publish(crate::realtime::bus::Delivery::DisconnectSession(session))
+        .publish(crate::realtime::bus::Delivery::DisconnectSession { session })
         .await;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]))
 }

@@ -15,7 +15,7 @@ pub async fn set_active(state: &AppState, user: UserId, active: bool) -> AppResu
     }
     if !active {
         sessions::revoke_all(&state.store, user, None).await?;
-        state.bus.publish(Delivery::DisconnectUser(user)).await;
+        state.bus.publish(Delivery::DisconnectUser { user }).await;
     }
     Ok(())
 }
@@ -29,7 +29,7 @@ pub async fn end_sessions(
     for session in sessions::revoke_all(&state.store, user, keep).await? {
         state
             .bus
-            .publish(Delivery::DisconnectSession(session))
+            .publish(Delivery::DisconnectSession { session })
             .await;
     }
     Ok(())

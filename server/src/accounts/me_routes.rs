@@ -262,7 +262,7 @@ pub async fn revoke_session(
     }
     state
         .bus
-        .publish(crate::realtime::bus::Delivery::DisconnectSession(id))
+        .publish(crate::realtime::bus::Delivery::DisconnectSession { session: id })
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

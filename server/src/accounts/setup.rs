@@ -35,8 +35,13 @@ pub async fn issue_token(store: &Store) -> anyhow::Result<Option<String>> {
     }
     let token = random_token();
     let hash = hash_token(&token);
+    // Earlier links stay valid (another node, or an earlier start, may have printed
+    // them) for a day; whichever is used first ends them all.
     db!(store.write(), c => {
-        sqlx::query("DELETE FROM setup_tokens").execute(c).await?;
+        sqlx::query("DELETE FROM setup_tokens WHERE created_at < $1")
+            .bind(now_ms() - 86_400_000)
+            .execute(c)
+            .await?;
         sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
             .bind(&hash)
             .bind(now_ms())
@@ -108,13 +113,12 @@ pub async fn complete(
     known.ok_or_else(invalid)?;
     let password_hash = state.passwords.hash(body.password.clone()).await?;
     let mut tx = state.store.begin().await?;
-    // Consuming the token in the same transaction makes the link single-use even
-    // when two people submit at once.
-    let consumed = tx!(&mut tx, c => sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1")
-        .bind(&hash)
-        .execute(&mut *c)
-        .await.map(|r| r.rows_affected()))?;
-    if consumed == 0 {
+    // Consuming every link in the same transaction makes setup happen once even when
+    // two people submit at once (with the same link or links from different nodes).
+    let consumed: Vec<Vec<u8>> = tx!(&mut tx, c => sqlx::query_scalar("DELETE FROM setup_tokens RETURNING token_hash")
+        .fetch_all(&mut *c)
+        .await)?;
+    if !consumed.contains(&hash) {
         return Err(invalid());
     }
     let user = users::create(&mut tx, sign_up.into_new_user(password_hash)).await?;

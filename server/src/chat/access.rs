@@ -5,7 +5,6 @@ use crate::chat::model::ChannelKind;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::orgs::Role;
-use crate::orgs::access::member_role;
 use crate::store::Store;
 use crate::store::ids::{ChannelId, TeamId, UserId, WorkspaceId};
 
@@ -50,23 +49,43 @@ impl ChannelAccess {
     /// Load a channel the caller may see: a member, or any non-guest workspace member
     /// for public channels. Otherwise 404.
     pub async fn load(store: &Store, channel: ChannelId, user: UserId) -> AppResult<ChannelAccess> {
-        let row: Option<ChannelRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.id = $1"
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            channel: ChannelRow,
+            workspace_role: Option<String>,
+            member_role: Option<String>,
+            notify: Option<String>,
+            last_read_seq: Option<i64>,
+        }
+        // One query: this runs on every send and read.
+        let row: Option<Row> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CHANNEL_COLUMNS}, m.role AS workspace_role, cm.role AS member_role, cm.notify, cm.last_read_seq
+             FROM channels c
+             LEFT JOIN memberships m ON m.workspace_id = c.workspace_id AND m.user_id = $2
+             LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = $2
+             WHERE c.id = $1"
         )))
-        .bind(channel)
-        .fetch_optional(c)
-        .await)?;
-        let channel_row = row.ok_or_else(|| AppError::not_found("channel"))?;
-        let workspace_role = member_role(store, channel_row.workspace_id, user)
-            .await
-            .map_err(|_| AppError::not_found("channel"))?;
-        let membership: Option<Membership> = db!(store.read(), c => sqlx::query_as(
-            "SELECT role, notify, last_read_seq FROM channel_members WHERE channel_id = $1 AND user_id = $2"
-        )
         .bind(channel)
         .bind(user)
         .fetch_optional(c)
         .await)?;
+        let row = row.ok_or_else(|| AppError::not_found("channel"))?;
+        let workspace_role = row
+            .workspace_role
+            .as_deref()
+            .map(Role::parse)
+            .transpose()?
+            .ok_or_else(|| AppError::not_found("channel"))?;
+        let membership = match (row.member_role, row.notify, row.last_read_seq) {
+            (Some(role), Some(notify), Some(last_read_seq)) => Some(Membership {
+                role,
+                notify,
+                last_read_seq,
+            }),
+            _ => None,
+        };
+        let channel_row = row.channel;
         let kind = ChannelKind::parse(&channel_row.kind)?;
         let browsable = matches!(kind, ChannelKind::Public | ChannelKind::Announcement);
         let visible = membership.is_some() || (browsable && workspace_role != Role::Guest);

@@ -1,6 +1,5 @@
 //! Realtime events of chat, serialised once and handed to the bus.
 
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
 use crate::chat::model::Message;
@@ -57,9 +56,9 @@ pub enum Event<'a> {
 }
 
 impl Event<'_> {
-    pub fn frame(&self) -> Utf8Bytes {
+    pub fn frame(&self) -> String {
         // These plain structs always serialise.
-        serde_json::to_string(self).unwrap_or_default().into()
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

@@ -10,13 +10,13 @@ use crate::auth::CurrentUser;
 use crate::chat::Chat;
 use crate::chat::access::ChannelAccess;
 use crate::chat::events;
-use crate::chat::load::{self, COLUMNS, MessageRow, placeholders};
+use crate::chat::load::{self, COLUMNS, FILE_COLUMNS, FileRow, MessageRow, placeholders};
 use crate::chat::markdown::{self, MAX_MESSAGE_CHARS};
-use crate::chat::model::Message;
-use crate::chat::writer::NewMessage;
+use crate::chat::model::{Message, Quote};
+use crate::chat::writer::{NewMessage, Written};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::ids::{ChannelId, FileId, MessageId, TeamId, UserId};
+use crate::store::ids::{ChannelId, FileId, MessageId, TeamId, UserId, rfc3339};
 use crate::store::{Store, Tx, now_ms};
 use crate::{AppState, db, tx};
 
@@ -217,35 +217,87 @@ pub async fn send(
         )));
     }
     let html = markdown::render(&req.body);
-    let written = chat
-        .writer
-        .write(NewMessage {
-            channel,
-            sender: Some(user),
-            bot_name: None,
-            body: req.body,
-            html,
-            thread_root: req.thread_root_id,
-            quote: req.quote_id,
-            mentions,
-            mention_all,
-            ack_required: req.ack_required && req.thread_root_id.is_none(),
-            files: req.file_ids,
-            client_key: req.client_key,
-        })
-        .await?;
-    let message = load::one(&chat.store, written.id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("message vanished after write")))?;
-    if written.created {
-        events::message(&chat.bus, &message).await;
-        if let Some((root, _)) = written.root_version
-            && let Some(root) = load::one(&chat.store, root).await?
-        {
-            events::message(&chat.bus, &root).await;
-        }
+    let new = NewMessage {
+        channel,
+        sender: Some(user),
+        bot_name: None,
+        body: req.body,
+        html,
+        thread_root: req.thread_root_id,
+        quote: req.quote_id,
+        mentions,
+        mention_all,
+        ack_required: req.ack_required && req.thread_root_id.is_none(),
+        files: req.file_ids,
+        client_key: req.client_key,
+    };
+    let written = chat.writer.write(new.clone()).await?;
+    if !written.created {
+        // A retry of an earlier send: answer with what was stored, publish nothing.
+        return load::one(&chat.store, written.id)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("message vanished after write")));
+    }
+    let message = fresh_message(chat, &new, &written).await?;
+    events::message(&chat.bus, &message).await;
+    if let Some((root, _)) = written.root_version
+        && let Some(root) = load::one(&chat.store, root).await?
+    {
+        events::message(&chat.bus, &root).await;
     }
     Ok(message)
+}
+
+/// The API form of a message just written, built from what is known rather than read
+/// back (sending is the hot path): only the sender, quote and files are looked up.
+async fn fresh_message(chat: &Chat, new: &NewMessage, written: &Written) -> AppResult<Message> {
+    let sender = match new.sender {
+        Some(u) => load::user_summaries(&chat.store, &[u]).await?.remove(&u),
+        None => None,
+    };
+    let quote = match new.quote {
+        Some(q) => load::one(&chat.store, q).await?.map(|m| Quote {
+            id: m.id,
+            sender_name: m.sender.map(|s| s.display_name).or(m.bot_name),
+            excerpt: markdown::excerpt(&m.body, 140),
+            deleted: m.deleted,
+        }),
+        None => None,
+    };
+    let files = if new.files.is_empty() {
+        Vec::new()
+    } else {
+        let sql =
+            format!("SELECT {FILE_COLUMNS} FROM files WHERE message_id = $1 ORDER BY created_at");
+        let rows: Vec<FileRow> = db!(chat.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(written.id)
+            .fetch_all(c)
+            .await)?;
+        rows.iter().map(FileRow::info).collect()
+    };
+    Ok(Message {
+        id: written.id,
+        channel_id: new.channel,
+        seq: written.seq,
+        version: written.seq,
+        sender,
+        bot_name: new.bot_name.clone(),
+        body: new.body.clone(),
+        html: new.html.clone(),
+        created_at: rfc3339(written.created_at),
+        edited_at: None,
+        deleted: false,
+        thread_root_id: new.thread_root,
+        reply_count: 0,
+        last_reply_at: None,
+        quote,
+        reactions: Vec::new(),
+        pinned: false,
+        ack_required: new.ack_required,
+        files,
+        mentions: new.mentions.clone(),
+        mention_all: new.mention_all,
+    })
 }
 
 /// Post a message.

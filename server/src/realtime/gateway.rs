@@ -299,7 +299,10 @@ impl Conn {
                     message: m,
                 }
                 .frame();
-                socket.feed(Message::Text(frame)).await.map_err(|_| ())?;
+                socket
+                    .feed(Message::Text(frame.into()))
+                    .await
+                    .map_err(|_| ())?;
             }
             socket.flush().await.map_err(|_| ())?;
             self.replayed.insert(*channel, max);
