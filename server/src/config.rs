@@ -119,6 +119,17 @@ pub struct Overrides {
     pub web_dir: Option<PathBuf>,
 }
 
+/// The names of all settings (the keys of the TOML file).
+fn setting_names() -> Vec<String> {
+    // Serialising the defaults lists every field, so this cannot miss a new one.
+    let mut names: Vec<String> = toml::Table::try_from(Config::default())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    // Optional settings are absent from the serialised defaults.
+    names.push("web_dir".into());
+    names
+}
+
 impl Config {
     /// Layer defaults, the TOML file, `CONVENE_*` variables and flags.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
@@ -127,11 +138,14 @@ impl Config {
             anyhow::ensure!(file.exists(), "config file {} not found", file.display());
             figment = figment.merge(Toml::file(file));
         }
+        let names = setting_names();
         let config: Config = figment
-            .merge(Env::prefixed("CONVENE_").ignore(&["config"]).filter(|k| {
-                // Test-harness variables share the prefix but are not settings.
-                !k.as_str().starts_with("test_")
-            }))
+            // Only variables that name a setting: others share the prefix (CONVENE_LOG,
+            // CONVENE_CONFIG, test harness variables) but are not settings.
+            .merge(
+                Env::prefixed("CONVENE_")
+                    .only(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")?;

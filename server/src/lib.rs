@@ -205,6 +205,8 @@ fn router(state: AppState) -> Router {
         .merge(orgs::router())
         .merge(chat::router(state.config.max_upload_bytes))
         .split_for_parts();
+    let mut openapi = openapi;
+    utoipa::Modify::modify(&web::CommonErrors, &mut openapi);
     let openapi = Arc::new(openapi);
     let api = api
         .route_layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -113,3 +113,73 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// Every operation can answer with some errors its handler does not list: 400 (a
+/// malformed query or body), 422 (invalid values), 401 (secured operations), 404
+/// (operations with path parameters), 409 (changes that conflict with the current
+/// state), 413 and 415 (operations with a body). Documenting them here keeps each
+/// handler's list about what is special to it. Applied after the module routers'
+/// paths are merged (modifiers on [`ApiDoc`] run before that).
+pub struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+
+        fn add(op: &mut Operation, status: &str, description: &str) {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                        )
+                        .build()
+                        .into()
+                });
+        }
+
+        for item in openapi.paths.paths.values_mut() {
+            let has_path_params = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
+            ];
+            for (op, mutating) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                add(op, "400", "Malformed request");
+                add(op, "422", "Invalid values");
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add(
+                        op,
+                        "401",
+                        "Missing, invalid or expired token, or ended session",
+                    );
+                }
+                let path_params = has_path_params
+                    || op.parameters.as_ref().is_some_and(|ps| {
+                        ps.iter().any(|p| {
+                            matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Path)
+                        })
+                    });
+                if path_params {
+                    add(op, "404", "Not found, or not visible to you");
+                }
+                if mutating {
+                    add(op, "409", "Conflicts with the current state");
+                }
+                if op.request_body.is_some() {
+                    add(op, "413", "Body too large");
+                    add(op, "415", "Wrong content type");
+                }
+            }
+        }
+    }
+}

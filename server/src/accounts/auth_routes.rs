@@ -165,7 +165,7 @@ pub struct LoginRequest {
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", operation_id = "login",
     request_body = LoginRequest,
     responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -249,7 +249,7 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", operation_id = "refresh",
     request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn refresh(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -300,7 +300,7 @@ pub async fn refresh(
 /// refresh cookie (so a browser whose access token expired can still sign out).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", operation_id = "logout",
     security(("bearer" = []), ()), responses((status = 204), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn logout(
     State(state): State<AppState>,
     me: Result<CurrentUser, AppError>,
@@ -326,7 +326,7 @@ pub async fn logout(
 /// Sign out every device, this one included.
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", operation_id = "logoutAll",
     security(("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn logout_all(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -365,7 +365,7 @@ enum Join {
     request_body = RegisterRequest,
     responses((status = 201, body = AuthResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -435,7 +435,7 @@ pub async fn register(
 /// Workspaces anyone may join by registering.
 #[utoipa::path(get, path = "/api/auth/open-workspaces", tag = "auth", operation_id = "listOpenWorkspaces",
     responses((status = 200, body = Vec<OpenWorkspace>)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn open_workspaces(State(state): State<AppState>) -> AppResult<Json<Vec<OpenWorkspace>>> {
     Ok(Json(workspaces::open_workspaces(&state.store).await?))
 }

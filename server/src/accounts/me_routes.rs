@@ -31,7 +31,7 @@ pub struct MeResponse {
 /// Who am I, and which workspaces do I belong to?
 #[utoipa::path(get, path = "/api/me", tag = "me", operation_id = "getMe", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn me(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<MeResponse>> {
     Ok(Json(MeResponse {
         user: users::get(&state.store, me.user_id).await?.into(),
@@ -55,7 +55,7 @@ pub struct UpdateProfile {
 /// Change my display name, language or time zone.
 #[utoipa::path(patch, path = "/api/me", tag = "me", operation_id = "updateMe", request_body = UpdateProfile,
     security(("bearer" = [])), responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update_profile(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -102,7 +102,7 @@ async fn avatar_png(bytes: Bytes, format: image::ImageFormat) -> AppResult<Vec<u
     request_body(content = Vec<u8>, content_type = "image/png", description = "PNG, JPEG, WebP or GIF image"),
     security(("bearer" = [])),
     responses((status = 200, body = User), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn put_avatar(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -138,7 +138,7 @@ pub async fn put_avatar(
 /// Remove my avatar.
 #[utoipa::path(delete, path = "/api/me/avatar", tag = "me", operation_id = "deleteAvatar", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn delete_avatar(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -154,7 +154,7 @@ pub async fn delete_avatar(
 #[utoipa::path(get, path = "/api/users/{id}/avatar", tag = "me", operation_id = "getAvatar",
     params(("id" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn get_avatar(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -188,8 +188,8 @@ pub struct ChangePassword {
 /// Change my password; every other session ends.
 #[utoipa::path(post, path = "/api/me/password", tag = "me", operation_id = "changePassword", request_body = ChangePassword,
     security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn change_password(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -237,7 +237,7 @@ pub async fn change_password(
 /// My signed-in devices.
 #[utoipa::path(get, path = "/api/me/sessions", tag = "me", operation_id = "listSessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<Session>), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -251,7 +251,7 @@ pub async fn list_sessions(
 #[utoipa::path(delete, path = "/api/me/sessions/{id}", tag = "me", operation_id = "revokeSession",
     params(("id" = String, Path, description = "session id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     me: CurrentUser,

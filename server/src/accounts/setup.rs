@@ -60,7 +60,7 @@ pub struct SetupStatus {
 /// Is first-run setup still needed?
 #[utoipa::path(get, path = "/api/setup", tag = "setup", operation_id = "setupStatus",
     responses((status = 200, body = SetupStatus)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn status(State(state): State<AppState>) -> AppResult<Json<SetupStatus>> {
     Ok(Json(SetupStatus {
         required: user_count(&state.store).await? == 0,
@@ -88,7 +88,7 @@ pub struct CompleteSetup {
 #[utoipa::path(post, path = "/api/setup", tag = "setup", operation_id = "completeSetup",
     request_body = CompleteSetup,
     responses((status = 201, body = AuthResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn complete(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -158,7 +158,7 @@ pub async fn channel_for(chat: &Chat, user: UserId, channel: ChannelId) -> AppRe
 #[utoipa::path(get, path = "/api/workspaces/{ws}/channels", tag = "channels", operation_id = "listMyChannels",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Channel>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list_mine(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -179,7 +179,7 @@ pub async fn list_mine(
 #[utoipa::path(get, path = "/api/workspaces/{ws}/channels/browse", tag = "channels", operation_id = "browseChannels",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Channel>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn browse(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -202,7 +202,7 @@ pub async fn browse(
 #[utoipa::path(get, path = "/api/channels/{id}", tag = "channels", operation_id = "getChannel",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn get_one(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -370,7 +370,7 @@ pub struct CreateChannel {
 #[utoipa::path(post, path = "/api/workspaces/{ws}/channels", tag = "channels", operation_id = "createChannel",
     params(("ws" = String, Path, description = "workspace id")), request_body = CreateChannel, security(("bearer" = [])),
     responses((status = 201, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -504,7 +504,7 @@ pub struct OpenDm {
 #[utoipa::path(post, path = "/api/workspaces/{ws}/dms", tag = "channels", operation_id = "openDm",
     params(("ws" = String, Path, description = "workspace id")), request_body = OpenDm, security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn open_dm(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -593,7 +593,7 @@ pub struct UpdateChannel {
 #[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", operation_id = "updateChannel",
     params(("id" = String, Path, description = "channel id")), request_body = UpdateChannel, security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -673,7 +673,7 @@ fn refuse_manual_membership(access: &ChannelAccess) -> AppResult<()> {
 #[utoipa::path(post, path = "/api/channels/{id}/join", tag = "channels", operation_id = "joinChannel",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn join(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -708,7 +708,7 @@ async fn remove_member_in(store: &Store, channel: ChannelId, user: UserId) -> Ap
 #[utoipa::path(post, path = "/api/channels/{id}/leave", tag = "channels", operation_id = "leaveChannel",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn leave(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -742,7 +742,7 @@ pub struct ChannelMember {
 #[utoipa::path(get, path = "/api/channels/{id}/members", tag = "channels", operation_id = "listChannelMembers",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<ChannelMember>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn members(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -774,7 +774,7 @@ pub async fn members(
 #[utoipa::path(put, path = "/api/channels/{id}/members/{user}", tag = "channels", operation_id = "addChannelMember",
     params(("id" = String, Path, description = "channel id"), ("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn add_member(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -813,7 +813,7 @@ pub async fn add_member(
 #[utoipa::path(delete, path = "/api/channels/{id}/members/{user}", tag = "channels", operation_id = "removeChannelMember",
     params(("id" = String, Path, description = "channel id"), ("user" = String, Path, description = "user id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn remove_member(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -852,7 +852,7 @@ pub struct SetNotify {
 #[utoipa::path(put, path = "/api/channels/{id}/notify", tag = "channels", operation_id = "setChannelNotify",
     params(("id" = String, Path, description = "channel id")), request_body = SetNotify, security(("bearer" = [])),
     responses((status = 200, body = Channel), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn set_notify(
     State(state): State<AppState>,
     me: CurrentUser,

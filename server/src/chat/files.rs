@@ -118,7 +118,7 @@ fn make_thumbnail(src: &FsPath, dst: &FsPath) -> Option<(u32, u32)> {
     request_body(content_type = "multipart/form-data", description = "one part named `file`"),
     security(("bearer" = [])),
     responses((status = 201, body = FileInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn upload(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -336,7 +336,7 @@ async fn stream(
 #[utoipa::path(get, path = "/api/files/{id}", tag = "files", operation_id = "downloadFile",
     params(("id" = String, Path, description = "file id")), security(("bearer" = [])),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn download(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -363,7 +363,7 @@ pub async fn download(
 #[utoipa::path(get, path = "/api/files/{id}/thumbnail", tag = "files", operation_id = "downloadThumbnail",
     params(("id" = String, Path, description = "file id")), security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn thumbnail(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -304,7 +304,7 @@ async fn fresh_message(chat: &Chat, new: &NewMessage, written: &Written) -> AppR
 #[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "messages", operation_id = "sendMessage",
     params(("id" = String, Path, description = "channel id")), request_body = SendMessage, security(("bearer" = [])),
     responses((status = 201, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn post(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -333,6 +333,7 @@ pub struct HistoryQuery {
     /// order: how a client catches up after a gap.
     pub changed_after: Option<i64>,
     /// At most this many messages (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -372,7 +373,7 @@ async fn page(
 #[utoipa::path(get, path = "/api/channels/{id}/messages", tag = "messages", operation_id = "listMessages",
     params(("id" = String, Path, description = "channel id"), HistoryQuery), security(("bearer" = [])),
     responses((status = 200, body = History), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn history(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -536,7 +537,7 @@ async fn publish_change(chat: &Chat, tx: Tx, id: MessageId) -> AppResult<Message
 #[utoipa::path(get, path = "/api/messages/{id}", tag = "messages", operation_id = "getMessage",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn get_one(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -561,7 +562,7 @@ pub struct EditMessage {
 #[utoipa::path(patch, path = "/api/messages/{id}", tag = "messages", operation_id = "editMessage",
     params(("id" = String, Path, description = "message id")), request_body = EditMessage, security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn edit(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -614,7 +615,7 @@ pub async fn edit(
 #[utoipa::path(delete, path = "/api/messages/{id}", tag = "messages", operation_id = "deleteMessage",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn delete(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -675,7 +676,7 @@ const MAX_DISTINCT_REACTIONS: i64 = 50;
 #[utoipa::path(put, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages", operation_id = "addReaction",
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "emoji")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn add_reaction(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -723,7 +724,7 @@ pub async fn add_reaction(
 #[utoipa::path(delete, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages", operation_id = "removeReaction",
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "emoji")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn remove_reaction(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -778,7 +779,7 @@ async fn set_pin(chat: &Chat, user: UserId, id: MessageId, pin: bool) -> AppResu
 #[utoipa::path(put, path = "/api/messages/{id}/pin", tag = "messages", operation_id = "pinMessage",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn pin(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -791,7 +792,7 @@ pub async fn pin(
 #[utoipa::path(delete, path = "/api/messages/{id}/pin", tag = "messages", operation_id = "unpinMessage",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn unpin(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -804,7 +805,7 @@ pub async fn unpin(
 #[utoipa::path(get, path = "/api/channels/{id}/pins", tag = "messages", operation_id = "listPins",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Message>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn pins(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -839,7 +840,7 @@ pub struct FollowState {
 #[utoipa::path(put, path = "/api/messages/{id}/follow", tag = "messages", operation_id = "followThread",
     params(("id" = String, Path, description = "thread's first message id")), request_body = Follow, security(("bearer" = [])),
     responses((status = 200, body = FollowState), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn follow(
     State(state): State<AppState>,
     me: CurrentUser,

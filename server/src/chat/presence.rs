@@ -37,7 +37,7 @@ pub struct SetStatus {
 #[utoipa::path(put, path = "/api/me/status", tag = "presence", operation_id = "setStatus",
     request_body = SetStatus, security(("bearer" = [])),
     responses((status = 200, body = PresenceInfo), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn set_status(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -79,7 +79,7 @@ pub struct PresenceQuery {
 #[utoipa::path(get, path = "/api/workspaces/{ws}/presence", tag = "presence", operation_id = "getPresence",
     params(("ws" = String, Path, description = "workspace id"), PresenceQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<PresenceInfo>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn get_presence(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -103,7 +103,7 @@ pub struct ReadPosition {
 #[utoipa::path(post, path = "/api/channels/{id}/read", tag = "receipts", operation_id = "markRead",
     params(("id" = String, Path, description = "channel id")), request_body = MarkRead, security(("bearer" = [])),
     responses((status = 200, body = ReadPosition), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn read(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -121,7 +121,7 @@ pub async fn read(
 #[utoipa::path(post, path = "/api/workspaces/{ws}/read-all", tag = "receipts", operation_id = "markAllRead",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn read_all(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -161,7 +161,7 @@ pub struct ReadState {
 #[utoipa::path(get, path = "/api/channels/{id}/read-state", tag = "receipts", operation_id = "getReadState",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = ReadState), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn read_state(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -211,7 +211,7 @@ async fn message_row(store: &Store, id: MessageId) -> AppResult<MessageRow> {
 #[utoipa::path(get, path = "/api/messages/{id}/receipts", tag = "receipts", operation_id = "getReceipts",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Receipts), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn receipts(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -264,7 +264,7 @@ pub async fn receipts(
 #[utoipa::path(post, path = "/api/messages/{id}/ack", tag = "receipts", operation_id = "acknowledgeMessage",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn ack(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -313,7 +313,7 @@ pub struct Acks {
 #[utoipa::path(get, path = "/api/messages/{id}/acks", tag = "receipts", operation_id = "getAcks",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
     responses((status = 200, body = Acks), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn acks(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -35,6 +35,7 @@ pub struct SearchQuery {
     /// Continue after this result (paging).
     pub cursor: Option<MessageId>,
     /// At most this many results (1–50, default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i64>,
 }
 
@@ -83,7 +84,7 @@ struct HitRow {
 #[utoipa::path(get, path = "/api/workspaces/{ws}/search", tag = "search", operation_id = "searchMessages",
     params(("ws" = String, Path, description = "workspace id"), SearchQuery), security(("bearer" = [])),
     responses((status = 200, body = SearchResults), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn search(
     State(state): State<AppState>,
     me: CurrentUser,

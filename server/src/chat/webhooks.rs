@@ -78,7 +78,7 @@ pub struct CreateWebhook {
 #[utoipa::path(post, path = "/api/channels/{id}/webhooks", tag = "webhooks", operation_id = "createWebhook",
     params(("id" = String, Path, description = "channel id")), request_body = CreateWebhook, security(("bearer" = [])),
     responses((status = 201, body = Webhook), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -132,7 +132,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/channels/{id}/webhooks", tag = "webhooks", operation_id = "listWebhooks",
     params(("id" = String, Path, description = "channel id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Webhook>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -163,7 +163,7 @@ pub async fn list(
 #[utoipa::path(delete, path = "/api/channels/{id}/webhooks/{hook}", tag = "webhooks", operation_id = "revokeWebhook",
     params(("id" = String, Path, description = "channel id"), ("hook" = String, Path, description = "webhook id")), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn revoke(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -241,7 +241,7 @@ pub struct HookResult {
 #[utoipa::path(post, path = "/api/hooks/{token}", tag = "webhooks", operation_id = "postWebhook",
     params(("token" = String, Path, description = "webhook secret")), request_body = HookPost,
     responses((status = 200, body = HookResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn post(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -129,6 +129,7 @@ pub struct AuditQuery {
     /// Only events older than this entry id (paging).
     pub before: Option<AuditId>,
     /// At most this many entries (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -137,7 +138,7 @@ pub struct AuditQuery {
     params(("ws" = String, Path, description = "workspace id"), AuditQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -73,7 +73,7 @@ impl TryFrom<Row> for Invite {
 #[utoipa::path(get, path = "/api/workspaces/{ws}/invites", tag = "invites", operation_id = "listInvites",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Invite>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -112,7 +112,7 @@ pub struct CreateInvite {
 #[utoipa::path(post, path = "/api/workspaces/{ws}/invites", tag = "invites", operation_id = "createInvite",
     params(("ws" = String, Path, description = "workspace id")), request_body = CreateInvite, security(("bearer" = [])),
     responses((status = 201, body = Invite), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -200,7 +200,7 @@ pub async fn create(
     params(("ws" = String, Path, description = "workspace id"), ("id" = String, Path, description = "invite id")),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn revoke(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -258,7 +258,7 @@ const LIVE: &str =
 #[utoipa::path(get, path = "/api/invites/{token}", tag = "invites", operation_id = "previewInvite",
     params(("token" = String, Path, description = "invitation token")),
     responses((status = 200, body = InvitePreview), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn preview(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -313,7 +313,7 @@ pub async fn redeem_in(
 #[utoipa::path(post, path = "/api/invites/{token}/accept", tag = "invites", operation_id = "acceptInvite",
     params(("token" = String, Path, description = "invitation token")), security(("bearer" = [])),
     responses((status = 200, body = WorkspaceSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn accept(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -122,7 +122,7 @@ pub struct MemberQuery {
 #[utoipa::path(get, path = "/api/workspaces/{ws}/members", tag = "members", operation_id = "listMembers",
     params(("ws" = String, Path, description = "workspace id"), MemberQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<Member>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -163,7 +163,7 @@ pub struct ChangeRole {
     params(("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id")),
     request_body = ChangeRole, security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn change_role(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -275,7 +275,7 @@ pub async fn remove_member(
     params(("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id")),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn remove(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -341,7 +341,7 @@ async fn check_may_deactivate(
     params(("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id")),
     security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn deactivate(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -376,7 +376,7 @@ pub async fn deactivate(
     params(("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id")),
     security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reactivate(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -119,7 +119,7 @@ fn check_parent(
 #[utoipa::path(get, path = "/api/workspaces/{ws}/teams", tag = "teams", operation_id = "listTeams",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<Team>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -145,7 +145,7 @@ pub struct CreateTeam {
 #[utoipa::path(post, path = "/api/workspaces/{ws}/teams", tag = "teams", operation_id = "createTeam",
     params(("ws" = String, Path, description = "workspace id")), request_body = CreateTeam, security(("bearer" = [])),
     responses((status = 201, body = Team), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -206,7 +206,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<TeamI
     params(("ws" = String, Path, description = "workspace id"), ("team" = String, Path, description = "team id")),
     request_body = UpdateTeam, security(("bearer" = [])),
     responses((status = 200, body = Team), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -254,7 +254,7 @@ pub async fn update(
     params(("ws" = String, Path, description = "workspace id"), ("team" = String, Path, description = "team id")),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn delete(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -311,7 +311,7 @@ pub struct TeamMember {
     params(("ws" = String, Path, description = "workspace id"), ("team" = String, Path, description = "team id")),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<TeamMember>), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list_members(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -341,7 +341,7 @@ pub struct PutTeamMember {
     params(("ws" = String, Path, description = "workspace id"), ("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
     request_body = PutTeamMember, security(("bearer" = [])),
     responses((status = 200, body = TeamMember), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn put_member(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -396,7 +396,7 @@ pub async fn put_member(
     params(("ws" = String, Path, description = "workspace id"), ("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn remove_member(
     State(state): State<AppState>,
     me: CurrentUser,

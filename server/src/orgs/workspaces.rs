@@ -185,7 +185,7 @@ async fn load(store: &Store, ws: WorkspaceId) -> AppResult<Row> {
 /// List the workspaces I belong to.
 #[utoipa::path(get, path = "/api/workspaces", tag = "workspaces", operation_id = "listMyWorkspaces",
     security(("bearer" = [])), responses((status = 200, body = Vec<WorkspaceSummary>), (status = 401, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list_mine(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -203,7 +203,7 @@ pub struct CreateWorkspace {
 #[utoipa::path(post, path = "/api/workspaces", tag = "workspaces", operation_id = "createWorkspace",
     request_body = CreateWorkspace, security(("bearer" = [])),
     responses((status = 201, body = Workspace), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -234,7 +234,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/workspaces/{ws}", tag = "workspaces", operation_id = "getWorkspace",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = Workspace), (status = 404, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn get_one(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -258,7 +258,7 @@ pub struct UpdateWorkspace {
 #[utoipa::path(patch, path = "/api/workspaces/{ws}", tag = "workspaces", operation_id = "updateWorkspace",
     params(("ws" = String, Path, description = "workspace id")), request_body = UpdateWorkspace, security(("bearer" = [])),
     responses((status = 200, body = Workspace), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -307,7 +307,7 @@ pub async fn update(
 #[utoipa::path(post, path = "/api/workspaces/{ws}/leave", tag = "workspaces", operation_id = "leaveWorkspace",
     params(("ws" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn leave(
     State(state): State<AppState>,
     me: CurrentUser,

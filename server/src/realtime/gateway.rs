@@ -256,12 +256,9 @@ impl Conn {
             return socket.send(error_frame(None, &e)).await.map_err(|_| ());
         }
         for (channel, after) in positions {
-            if ChannelAccess::load(&self.state.store, *channel, self.user.user_id)
-                .await
-                .map(|a| a.is_member())
-                .unwrap_or(false)
-                .eq(&false)
-            {
+            // Only channels the caller belongs to; others replay nothing.
+            let member = ChannelAccess::load(&self.state.store, *channel, self.user.user_id).await;
+            if !matches!(member, Ok(a) if a.is_member()) {
                 continue;
             }
             let rows: Result<Vec<MessageRow>, sqlx::Error> = db!(self.state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -272,9 +269,8 @@ impl Conn {
             .bind(MAX_REPLAY + 1)
             .fetch_all(c)
             .await);
-            let Ok(mut rows) = rows else { return Err(()) };
+            let Ok(rows) = rows else { return Err(()) };
             if rows.len() as i64 > MAX_REPLAY {
-                rows.truncate(0);
                 socket
                     .send(Message::Text(
                         ServerFrame::Resync {
