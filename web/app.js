@@ -21,6 +21,7 @@ import { teamsPage } from './pages/admin-teams.js';
 import { invitesPage } from './pages/admin-invites.js';
 import { auditPage } from './pages/admin-audit.js';
 import { settingsPage } from './pages/settings.js';
+import { channelPage, searchPage, chatPageChanged, setPageTitle } from './chat/index.js';
 
 const app = document.getElementById('app');
 
@@ -36,6 +37,9 @@ route('/workspaces', workspacesPage, { layout: 'frame', access: 'user', nav: 'wo
 route('/profile', profilePage, { layout: 'frame', access: 'user', nav: 'profile' });
 route('/sessions', sessionsPage, { layout: 'frame', access: 'user', nav: 'sessions' });
 route('/w/:ws', workspaceHome, { layout: 'frame', access: 'member', nav: 'home' });
+route('/w/:ws/c/:channel', channelPage, { layout: 'frame', access: 'member', nav: 'chat', bleed: true, ownFocus: true });
+route('/w/:ws/c/:channel/t/:thread', channelPage, { layout: 'frame', access: 'member', nav: 'chat', bleed: true, ownFocus: true });
+route('/w/:ws/search', searchPage, { layout: 'frame', access: 'member', nav: 'search' });
 route('/w/:ws/admin/members', membersPage, { layout: 'frame', access: 'admin', nav: 'members' });
 route('/w/:ws/admin/teams', teamsPage, { layout: 'frame', access: 'admin', nav: 'teams' });
 route('/w/:ws/admin/invites', invitesPage, { layout: 'frame', access: 'admin', nav: 'invites' });
@@ -58,18 +62,21 @@ function authLayout(content) {
 }
 
 function showAuth(content) {
+  chatPageChanged(content);
   unmountFrame();
   replace(app, authLayout(content));
-  document.title = `${content.querySelector('h1')?.textContent || ''} · Convene`;
+  setPageTitle(`${content.querySelector('h1')?.textContent || ''} · Convene`);
   if (!firstRender) content.querySelector('h1')?.focus({ preventScroll: true });
 }
 
-function showFrame(wsId, nav, content) {
-  const main = mountFrame(app, { wsId, active: nav });
-  main.appendChild(content);
+function showFrame(wsId, nav, content, meta = {}) {
+  chatPageChanged(content);
+  // The channel view stays mounted when only its thread or jump target changes.
+  const main = mountFrame(app, { wsId, active: nav, bleed: !!meta.bleed, keep: content });
+  if (content.parentNode !== main) main.appendChild(content);
   const ws = wsId ? workspaceSummary(wsId) : null;
-  document.title = [content.querySelector('h1')?.textContent, ws?.name, 'Convene'].filter(Boolean).join(' · ');
-  if (!firstRender) focusMain();
+  setPageTitle([content.querySelector('h1')?.textContent, ws?.name, 'Convene'].filter(Boolean).join(' · '));
+  if (!firstRender && !meta.ownFocus) focusMain();
 }
 
 function notFound(title = t('notFound.title'), text = t('notFound.text')) {
@@ -130,7 +137,7 @@ async function render(loc) {
 
     const content = m.handler(ctx);
     if (meta.layout === 'auth') showAuth(content);
-    else showFrame(wsId, meta.nav, content);
+    else showFrame(wsId, meta.nav, content, meta);
   } finally {
     if (alive()) firstRender = false;
   }
@@ -163,7 +170,7 @@ realtime.addEventListener('status', (event) => {
   if (status === 'reconnecting') {
     // Wait a moment: a quick reconnect (e.g. after a token refresh) needs no banner.
     bannerTimer = setTimeout(() => {
-      banner.textContent = t('realtime.reconnecting');
+      banner.querySelector('.reconnect-text').textContent = t('realtime.reconnecting');
       banner.hidden = false;
     }, 800);
   } else {

@@ -12,6 +12,7 @@
 //   realtime.on('message.created', (frame) => ...)   // any server frame type
 //   await realtime.request({ type: 'subscribe', ... }) // resolves with the answer naming its id, rejects on error
 //   realtime.addEventListener('status', (e) => e.detail.status)
+//   realtime.setResumeProvider(() => ({ [channelId]: seq }))  // sent in every auth frame
 // Status values: 'idle' | 'connecting' | 'open' | 'reconnecting'.
 
 const CLOSE_SESSION_ENDED = 4001;
@@ -19,6 +20,7 @@ const CLOSE_AUTH_FAILED = 4003;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+const PROBE_TIMEOUT_MS = 5_000;
 // The server pings every 25 s; this much silence means the link is dead
 // (e.g. a laptop resumed on another network) even if no close event came.
 const SILENCE_MS = 65_000;
@@ -37,8 +39,11 @@ export class RealtimeClient extends EventTarget {
     this.watchdog = null;
     this.authFailed = false;
     this.options = null;
+    this.resumeProvider = null;
+    this.probing = null;
     this.onOnline = () => {
       if (this.status === 'reconnecting') this.reconnectNow();
+      else if (this.status === 'open') this.probe();
     };
   }
 
@@ -73,6 +78,14 @@ export class RealtimeClient extends EventTarget {
     this.setStatus('idle');
   }
 
+  /**
+   * Positions to resume from on every (re)connect: fn() -> { [channelId]: seq }.
+   * They go in the auth frame, so the server replays what changed meanwhile.
+   */
+  setResumeProvider(fn) {
+    this.resumeProvider = fn;
+  }
+
   /** Subscribe to server frames of one type ('*' for all). Returns an unsubscribe function. */
   on(type, fn) {
     if (!this.handlers.has(type)) this.handlers.set(type, new Set());
@@ -101,7 +114,9 @@ export class RealtimeClient extends EventTarget {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error('realtime request timed out'));
-      }, REQUEST_TIMEOUT_MS);
+        // No answer: the link may be dead without a close event. Check it.
+        if (frame.type !== 'ping') this.probe();
+      }, frame.type === 'ping' ? PROBE_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
       if (!this.send({ ...frame, id })) {
         clearTimeout(timer);
@@ -111,12 +126,41 @@ export class RealtimeClient extends EventTarget {
     });
   }
 
+  /**
+   * Check that the open connection still answers (after a request timed out,
+   * or the browser came back online); if not, drop it and reconnect.
+   */
+  probe() {
+    if (this.status !== 'open' || this.probing) return this.probing;
+    const ws = this.ws;
+    this.probing = this.request({ type: 'ping' })
+      .then(() => true)
+      .catch(() => {
+        if (ws && ws === this.ws) {
+          this.handleClose(ws, 4008);
+          try { ws.close(); } catch { /* already closed */ }
+        }
+        return false;
+      })
+      .finally(() => {
+        this.probing = null;
+      });
+    return this.probing;
+  }
+
   // --- internals -----------------------------------------------------------
 
   connect() {
     if (!this.options) return;
     const token = this.options.getToken();
     if (!token) return;
+    if (this.ws) {
+      // Never keep two sockets: drop one still connecting.
+      const old = this.ws;
+      this.ws = null;
+      detach(old);
+      try { old.close(1000, 'replaced'); } catch { /* ignore */ }
+    }
     this.authFailed = false;
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -124,10 +168,20 @@ export class RealtimeClient extends EventTarget {
     this.ws = ws;
     const authId = String(this.nextId++);
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'auth', id: authId, token }));
+      const frame = { type: 'auth', id: authId, token };
+      let resume = null;
+      try {
+        resume = this.resumeProvider ? this.resumeProvider() : null;
+      } catch (err) {
+        console.error('resume positions failed', err);
+      }
+      if (resume && Object.keys(resume).length) frame.resume = resume;
+      ws.send(JSON.stringify(frame));
       this.armWatchdog();
     };
-    ws.onmessage = (event) => this.handleFrame(event.data, authId);
+    ws.onmessage = (event) => {
+      if (ws === this.ws) this.handleFrame(event.data, authId);
+    };
     ws.onclose = (event) => this.handleClose(ws, event.code);
     ws.onerror = () => {}; // a close event always follows
   }

@@ -1,5 +1,5 @@
 // The signed-in frame: header (menu button, workspace switcher, language,
-// user menu), sidebar (channels placeholder, admin and account links) and the
+// user menu), sidebar (chat channel list, admin and account links) and the
 // main region pages render into. The frame stays mounted across navigations in
 // the same workspace, so the channels region (#chat-channels) survives for chat.
 
@@ -10,13 +10,14 @@ import { langPicker, avatar, openDialog, field, errorBox, onSubmit, confirmDialo
 import { navigate } from '../router.js';
 import { state, events, isAdminRole, workspaceSummary, loadMe, signOut, rememberWorkspace } from '../session.js';
 import { homePath } from '../flow.js';
+import { mountChannels } from '../chat/index.js';
 
 let frame = null;
 
 const mq = window.matchMedia('(max-width: 767px)');
 
 /** Build the frame if needed and return the emptied main region for a page. */
-export function mountFrame(app, { wsId, active }) {
+export function mountFrame(app, { wsId, active, bleed = false, keep = null }) {
   if (!frame || frame.wsId !== wsId || frame.lang !== getLang() || !frame.root.isConnected) {
     frame = buildFrame(wsId);
     replace(app, frame.root);
@@ -24,8 +25,12 @@ export function mountFrame(app, { wsId, active }) {
   frame.active = active;
   setSidebarOpen(false);
   refreshChrome();
-  frame.main.replaceChildren();
-  frame.main.scrollTop = 0;
+  // Chat views fill the main region edge to edge and scroll inside themselves.
+  frame.main.classList.toggle('main-chat', bleed);
+  if (!keep || keep.parentNode !== frame.main) {
+    frame.main.replaceChildren();
+    frame.main.scrollTop = 0;
+  }
   return frame.main;
 }
 
@@ -84,13 +89,13 @@ function buildFrame(wsId) {
     h('div', { class: 'menu-host' }, f.userBtn, f.userMenu),
   );
 
-  // Sidebar. The channels region is the placeholder chat will fill.
+  // Sidebar. Chat fills the channels region (chat/sidebar.js).
   f.channels = wsId
     ? h('section', { class: 'nav-section', id: 'chat-channels', testid: 'channels-region', 'aria-labelledby': 'chat-channels-title' },
       h('h2', { class: 'nav-heading', id: 'chat-channels-title' }, t('nav.channels')),
-      h('p', { class: 'nav-empty', testid: 'channels-empty' }, t('nav.channelsSoon')),
     )
     : null;
+  if (f.channels) mountChannels(f.channels, wsId);
   f.links = h('div', { class: 'nav-links' });
   f.sidebar = h('nav', { class: 'sidebar', id: 'sidebar', 'aria-label': t('nav.label'), testid: 'sidebar' }, f.channels, f.links);
   f.scrim = h('div', { class: 'scrim', hidden: true });

@@ -1,10 +1,11 @@
-// Workspace home (the chat placeholder) and the workspace list.
+// Workspace home (recent conversations) and the workspace list.
 
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { pageHeader, emptyState, roleLabel } from '../ui.js';
 import { state, isAdminRole, workspaceSummary } from '../session.js';
 import { createWorkspaceDialog } from './frame.js';
+import { homeChat } from '../chat/index.js';
 
 export function workspaceHome(ctx) {
   const ws = workspaceSummary(ctx.params.ws);
@@ -14,7 +15,7 @@ export function workspaceHome(ctx) {
     pageHeader(t('home.welcome', { name: ws.name }), t('home.subtitle', { role: roleLabel(ws.role) })),
     // Chat renders its message view here.
     h('section', { class: 'chat-main', id: 'chat-main', testid: 'chat-main', 'aria-label': t('nav.channels') },
-      emptyState(t('home.chatSoonTitle'), t('home.chatSoonText'), 'chat-placeholder'),
+      homeChat(ctx),
     ),
     admin
       ? h('section', { class: 'card quick-links' },

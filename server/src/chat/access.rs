@@ -88,7 +88,11 @@ impl ChannelAccess {
         let channel_row = row.channel;
         let kind = ChannelKind::parse(&channel_row.kind)?;
         let browsable = matches!(kind, ChannelKind::Public | ChannelKind::Announcement);
-        let visible = membership.is_some() || (browsable && workspace_role != Role::Guest);
+        // Workspace admins see team channels: they create and oversee them without
+        // having to belong to the team.
+        let visible = membership.is_some()
+            || (browsable && workspace_role != Role::Guest)
+            || (kind == ChannelKind::Team && workspace_role.is_admin());
         if !visible {
             return Err(AppError::not_found("channel"));
         }

@@ -50,6 +50,13 @@ pub enum Event<'a> {
         channel_id: ChannelId,
         workspace_id: WorkspaceId,
     },
+    /// `user_id` acknowledged my DING message.
+    #[serde(rename = "ack")]
+    Ack {
+        channel_id: ChannelId,
+        message_id: crate::store::ids::MessageId,
+        user_id: UserId,
+    },
     /// Reminder of a message that asks me to acknowledge it.
     #[serde(rename = "ding")]
     Ding { message: &'a Message },

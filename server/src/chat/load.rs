@@ -28,6 +28,7 @@ pub struct MessageRow {
     pub quote_id: Option<MessageId>,
     pub mention_all: bool,
     pub ack_required: bool,
+    pub client_key: Option<String>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
@@ -36,7 +37,7 @@ pub struct MessageRow {
 
 /// Columns selected into a `MessageRow` (table alias `m`).
 pub const COLUMNS: &str = "m.id, m.channel_id, m.seq, m.version_seq, m.sender_id, m.bot_name, m.body, m.html,
-    m.thread_root_id, m.reply_count, m.last_reply_at, m.quote_id, m.mention_all, m.ack_required, m.created_at,
+    m.thread_root_id, m.reply_count, m.last_reply_at, m.quote_id, m.mention_all, m.ack_required, m.client_key, m.created_at,
     m.edited_at, m.deleted_at, m.pinned_at";
 
 /// `$start, $start+1, …` for an IN list of `n` values.
@@ -247,6 +248,7 @@ pub async fn hydrate(store: &Store, rows: Vec<MessageRow>) -> AppResult<Vec<Mess
             files: files_by.remove(&r.id).unwrap_or_default(),
             mentions: mentions_by.remove(&r.id).unwrap_or_default(),
             mention_all: r.mention_all,
+            client_key: r.client_key,
         })
         .collect())
 }

@@ -35,6 +35,15 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
         b.link_rel(Some("noopener noreferrer nofollow"));
         b.add_tag_attributes("input", &["type", "checked", "disabled"]);
         b.add_tags(&["input"]);
+        // comrak blanks unsafe URLs (javascript:, data:) to "": drop the attribute, so
+        // what is left is text, not a link to the current page.
+        b.attribute_filter(|_element, attribute, value| {
+            if attribute == "href" && value.trim().is_empty() {
+                None
+            } else {
+                Some(value.into())
+            }
+        });
         b
     })
 }
@@ -119,6 +128,7 @@ mod tests {
         assert!(!html.contains("<img"));
         assert!(!html.contains("onerror=alert(1)>") || html.contains("&lt;img"));
         assert!(!html.contains("javascript:"));
+        assert!(!html.contains("href=\"\""));
         assert!(html.contains("href=\"https://example.com\""));
         assert!(html.contains("rel=\"noopener noreferrer nofollow\""));
         let html = render("<script>alert(1)</script>");

@@ -297,6 +297,7 @@ async fn fresh_message(chat: &Chat, new: &NewMessage, written: &Written) -> AppR
         files,
         mentions: new.mentions.clone(),
         mention_all: new.mention_all,
+        client_key: new.client_key.clone(),
     })
 }
 
@@ -438,7 +439,16 @@ pub async fn history(
         .await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        (rows, true, more)
+        let before = page(
+            store,
+            &format!("{scope} AND m.seq <= $3"),
+            binds,
+            after,
+            "m.seq DESC",
+            1,
+        )
+        .await?;
+        (rows, !before.is_empty(), more)
     } else if let Some(around) = q.around {
         let target = message_in_channel(store, around, id).await?;
         let half = (limit / 2).max(1);
@@ -834,6 +844,30 @@ pub struct Follow {
 pub struct FollowState {
     pub root_id: MessageId,
     pub following: bool,
+}
+
+/// Whether I follow the thread of a message (repliers and the author do unless
+/// they chose otherwise).
+#[utoipa::path(get, path = "/api/messages/{id}/follow", tag = "messages", operation_id = "getThreadFollow",
+    params(("id" = String, Path, description = "thread's first message id")), security(("bearer" = [])),
+    responses((status = 200, body = FollowState), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn get_follow(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<MessageId>,
+) -> AppResult<Json<FollowState>> {
+    let store = &state.chat.store;
+    visible_message(store, id, me.user_id).await?;
+    let following: Option<bool> = db!(store.read(), c => sqlx::query_scalar("SELECT following FROM thread_follows WHERE root_id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(me.user_id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(Json(FollowState {
+        root_id: id,
+        following: following.unwrap_or(false),
+    }))
 }
 
 /// Follow or unfollow the thread of a message.

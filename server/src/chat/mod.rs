@@ -85,7 +85,7 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .routes(routes!(messages::add_reaction, messages::remove_reaction))
         .routes(routes!(messages::pin, messages::unpin))
         .routes(routes!(messages::pins))
-        .routes(routes!(messages::follow))
+        .routes(routes!(messages::get_follow, messages::follow))
         .routes(routes!(receipts::read))
         .routes(routes!(receipts::read_all))
         .routes(routes!(receipts::read_state))

@@ -198,4 +198,6 @@ pub struct Message {
     pub mentions: Vec<UserId>,
     /// `@all` / `@channel`.
     pub mention_all: bool,
+    /// The sender's idempotency key, so the sender's client matches its own echo.
+    pub client_key: Option<String>,
 }

@@ -290,6 +290,14 @@ pub async fn ack(
         .map(|r| r.rows_affected()))?;
     // Acknowledging implies having read it.
     mark_read(chat, me.user_id, row.channel_id, row.seq).await?;
+    if let Some(sender) = row.sender_id {
+        let event = Event::Ack {
+            channel_id: row.channel_id,
+            message_id: id,
+            user_id: me.user_id,
+        };
+        events::to_users(&chat.bus, vec![sender], event).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
