@@ -20,3 +20,16 @@ mod registration;
 mod setup;
 mod teams;
 mod workspaces;
+
+mod chat_channels;
+mod chat_delivery;
+mod chat_files;
+mod chat_input;
+mod chat_isolation;
+mod chat_realtime;
+mod chat_receipts;
+mod chat_search;
+mod chat_status;
+mod chat_support;
+mod chat_webhooks;
+mod multinode;

@@ -23,6 +23,8 @@ async fn me_shows_my_profile_and_my_workspaces() {
             "email",
             "id",
             "locale",
+            "share_read_receipts",
+            "status_text",
             "time_zone",
             "username"
         ],

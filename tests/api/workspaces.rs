@@ -23,6 +23,7 @@ async fn creating_a_workspace_makes_me_its_owner() {
             "name",
             "slug",
             "open_registration",
+            "receipts_policy",
             "created_at",
             "role",
         ],

@@ -98,10 +98,13 @@ async fn to_channels(chat: &Chat, user: UserId, rows: Vec<ListRow>) -> AppResult
     for r in rows {
         let kind = ChannelKind::parse(&r.channel.kind)?;
         let ws = r.channel.workspace_id;
-        if !policies.contains_key(&ws) {
-            policies.insert(ws, receipts_policy(&chat.store, ws).await?);
+        let policy = match policies.entry(ws) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(receipts_policy(&chat.store, ws).await?)
+            }
         }
-        let policy = policies.get(&ws).map(String::as_str).unwrap_or("on");
+        .as_str();
         let peer_list: Vec<UserSummary> = peers
             .remove(&r.channel.id)
             .unwrap_or_default()

@@ -83,9 +83,9 @@ pub fn mentions(text: &str) -> Mentions {
             while name.ends_with('.') {
                 name.pop();
             }
-            if text_matches(&chars[i + 1..], "所有人") {
-                out.everyone = true;
-            } else if name == "all" || name == "channel" || name == "everyone" {
+            let everyone = text_matches(&chars[i + 1..], "所有人")
+                || matches!(name.as_str(), "all" | "channel" | "everyone");
+            if everyone {
                 out.everyone = true;
             } else if name.len() >= 3 && seen.insert(name.clone()) {
                 out.usernames.push(name);

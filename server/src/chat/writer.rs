@@ -91,7 +91,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         match write_batch(&store, &messages).await {
             Ok(results) => {
                 for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                    let _ = job.reply.send(result);
                 }
             }
             Err(e) => {
@@ -101,8 +101,8 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                     let result = write_batch(&store, &[&job.message])
                         .await
                         .and_then(|mut r| {
-                            r.pop().ok_or_else(|| {
-                                AppError::Internal(anyhow::anyhow!("empty write result"))
+                            r.pop().unwrap_or_else(|| {
+                                Err(AppError::Internal(anyhow::anyhow!("empty write result")))
                             })
                         });
                     let _ = job.reply.send(result);
@@ -127,35 +127,50 @@ async fn next_seq(tx: &mut Tx, channel: ChannelId, now: i64, is_message: bool) -
     Ok(seq)
 }
 
-async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<Written>> {
+/// Write a batch in one transaction. The outer error fails the whole batch (the
+/// database); an inner error concerns one message only.
+async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppResult<Written>>> {
     let mut tx = store.begin().await?;
     let mut out = Vec::with_capacity(batch.len());
-    // Idempotency keys seen earlier in this batch.
-    let mut keys: HashMap<(Option<UserId>, String), Written> = HashMap::new();
+    // Idempotency keys seen earlier in this batch, with their channel.
+    let mut keys: HashMap<(Option<UserId>, String), (ChannelId, Written)> = HashMap::new();
+    let reused = || {
+        AppError::Conflict(
+            "this client_key was already used for a message in another channel".into(),
+        )
+    };
     for m in batch {
         let now = now_ms();
         if let Some(key) = &m.client_key {
-            if let Some(w) = keys.get(&(m.sender, key.clone())) {
-                out.push(Written {
-                    created: false,
-                    ..w.clone()
+            if let Some((channel, w)) = keys.get(&(m.sender, key.clone())) {
+                out.push(if *channel == m.channel {
+                    Ok(Written {
+                        created: false,
+                        ..w.clone()
+                    })
+                } else {
+                    Err(reused())
                 });
                 continue;
             }
-            let existing: Option<(MessageId, i64, i64)> = tx!(&mut tx, c => sqlx::query_as(
-                "SELECT id, seq, created_at FROM messages WHERE sender_id = $1 AND client_key = $2"
+            let existing: Option<(MessageId, i64, i64, ChannelId)> = tx!(&mut tx, c => sqlx::query_as(
+                "SELECT id, seq, created_at, channel_id FROM messages WHERE sender_id = $1 AND client_key = $2"
             )
             .bind(m.sender)
             .bind(key)
             .fetch_optional(&mut *c)
             .await)?;
-            if let Some((id, seq, created_at)) = existing {
-                out.push(Written {
-                    id,
-                    seq,
-                    created_at,
-                    created: false,
-                    root_version: None,
+            if let Some((id, seq, created_at, channel)) = existing {
+                out.push(if channel == m.channel {
+                    Ok(Written {
+                        id,
+                        seq,
+                        created_at,
+                        created: false,
+                        root_version: None,
+                    })
+                } else {
+                    Err(reused())
                 });
                 continue;
             }
@@ -234,9 +249,9 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<Writ
             root_version,
         };
         if let Some(key) = &m.client_key {
-            keys.insert((m.sender, key.clone()), written.clone());
+            keys.insert((m.sender, key.clone()), (m.channel, written.clone()));
         }
-        out.push(written);
+        out.push(Ok(written));
     }
     tx.commit().await?;
     Ok(out)

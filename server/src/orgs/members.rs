@@ -217,9 +217,9 @@ pub async fn change_role(
     Ok(Json(load(&state.store, ws, user).await?))
 }
 
-/// Remove `user` from `ws` (and its teams), keeping at least one owner.
+/// Remove `user` from `ws` (its teams and channels too), keeping at least one owner.
 pub async fn remove_member(
-    store: &Store,
+    state: &AppState,
     ws: WorkspaceId,
     user: UserId,
     role: Role,
@@ -227,7 +227,7 @@ pub async fn remove_member(
     ip: Option<String>,
     action: &str,
 ) -> AppResult<()> {
-    let mut tx = store.begin_workspace(ws).await?;
+    let mut tx = state.store.begin_workspace(ws).await?;
     if role == Role::Owner {
         let owners: i64 = tx!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
             .bind(ws)
@@ -267,6 +267,8 @@ pub async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    crate::chat::channels::remove_from_workspace(&state.chat, ws, user).await?;
+    crate::chat::team_channels::sync_workspace(&state.chat, ws).await?;
     Ok(())
 }
 
@@ -286,7 +288,7 @@ pub async fn remove(
     let target = load(&state.store, ws, user).await?;
     check_may_manage(actor_role, target.role)?;
     remove_member(
-        &state.store,
+        &state,
         ws,
         user,
         target.role,

@@ -195,6 +195,7 @@ pub async fn list_mine(
 
 /// A new workspace.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     pub name: String,
 }
@@ -316,7 +317,7 @@ pub async fn leave(
 ) -> AppResult<StatusCode> {
     let role = member_role(&state.store, ws, me.user_id).await?;
     members::remove_member(
-        &state.store,
+        &state,
         ws,
         me.user_id,
         role,

@@ -45,6 +45,8 @@ const MAX_REPLAY: i64 = 500;
 const MAX_RESUME_CHANNELS: usize = 2000;
 /// Typing events per channel at most this often.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// A client that accepts nothing for this long is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends queued per connection before new ones are refused.
 const MAX_PENDING_SENDS: usize = 64;
 
@@ -87,6 +89,14 @@ fn error_frame(id: Option<&str>, e: &AppError) -> Message {
             message: &message,
         }
         .text(),
+    )
+}
+
+/// Send one frame, giving up after [`SEND_TIMEOUT`]; false when it did not go out.
+async fn send_timed(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        timeout(SEND_TIMEOUT, socket.send(message)).await,
+        Ok(Ok(()))
     )
 }
 
@@ -173,7 +183,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 }
                 frames_in_window += 1;
                 if frames_in_window > MAX_FRAMES_PER_SEC {
-                    let _ = socket.send(close(CLOSE_POLICY, "too many frames")).await;
+                    send_timed(&mut socket, close(CLOSE_POLICY, "too many frames")).await;
                     break;
                 }
                 match msg {
@@ -183,7 +193,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                         }
                     }
                     Message::Binary(_) => {
-                        let _ = socket.send(close(CLOSE_POLICY, "binary frames are not supported")).await;
+                        send_timed(&mut socket, close(CLOSE_POLICY, "binary frames are not supported")).await;
                         break;
                     }
                     Message::Close(_) => break,
@@ -191,48 +201,57 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 }
             }
             Some(Control::Close(code, reason)) = control.recv() => {
-                let _ = socket.send(close(code, reason)).await;
+                send_timed(&mut socket, close(code, reason)).await;
                 break;
             }
             Some(event) = events.recv() => {
-                // Send what is queued in one flush.
-                let mut next = Some(event);
-                let mut failed = false;
-                while let Some(e) = next {
-                    if conn.wanted(&e) && socket.feed(Message::Text(e.frame)).await.is_err() {
-                        failed = true;
-                        break;
+                // Send what is queued in one flush. A client that stops reading would
+                // block the flush forever: give up on it after SEND_TIMEOUT.
+                let flushed = timeout(SEND_TIMEOUT, async {
+                    let mut next = Some(event);
+                    while let Some(e) = next {
+                        if conn.wanted(&e) {
+                            socket.feed(Message::Text(e.frame)).await?;
+                        }
+                        next = events.try_recv().ok();
                     }
-                    next = events.try_recv().ok();
-                }
-                if failed || socket.flush().await.is_err() {
+                    socket.flush().await
+                })
+                .await;
+                if !matches!(flushed, Ok(Ok(()))) {
                     break;
                 }
             }
             Some(reply) = replies.recv() => {
-                if socket.send(reply).await.is_err() {
+                if !send_timed(&mut socket, reply).await {
                     break;
                 }
             }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > PING_EVERY * 3 {
-                    let _ = socket.send(close(CLOSE_IDLE, "no answer to pings")).await;
+                    send_timed(&mut socket, close(CLOSE_IDLE, "no answer to pings")).await;
                     break;
                 }
-                if socket.send(Message::Text(ServerFrame::Ping.text())).await.is_err() {
+                if !send_timed(&mut socket, Message::Text(ServerFrame::Ping.text())).await {
                     break;
                 }
             }
         }
     }
     let user_id = conn.user.user_id;
+    let hub = state.bus.hub();
+    let before = hub.presence(user_id);
     drop(connected.registration);
-    if state.bus.hub().presence(user_id) == super::hub::Presence::Offline {
+    let after = hub.presence(user_id);
+    if after == super::hub::Presence::Offline {
         let _ = db!(state.store.write(), c => sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(user_id)
             .execute(c)
-            .await.map(|r| r.rows_affected()));
+            .await
+            .map(|r| r.rows_affected()));
+    }
+    if before != after {
         state
             .bus
             .publish(Delivery::Presence { user: user_id })
@@ -253,7 +272,11 @@ impl Conn {
     async fn replay(&mut self, socket: &mut WebSocket, positions: &Positions) -> Result<(), ()> {
         if positions.len() > MAX_RESUME_CHANNELS {
             let e = AppError::Validation(format!("resume at most {MAX_RESUME_CHANNELS} channels"));
-            return socket.send(error_frame(None, &e)).await.map_err(|_| ());
+            return if send_timed(socket, error_frame(None, &e)).await {
+                Ok(())
+            } else {
+                Err(())
+            };
         }
         for (channel, after) in positions {
             // Only channels the caller belongs to; others replay nothing.
@@ -312,7 +335,11 @@ impl Conn {
             Ok(f) => f,
             Err(e) => {
                 let e = AppError::BadRequest(format!("unrecognised frame: {e}"));
-                return socket.send(error_frame(None, &e)).await.map_err(|_| ());
+                return if send_timed(socket, error_frame(None, &e)).await {
+                    Ok(())
+                } else {
+                    Err(())
+                };
             }
         };
         let reply = match frame {
@@ -380,7 +407,13 @@ impl Conn {
             }
         };
         match reply {
-            Some(r) => socket.send(r).await.map_err(|_| ()),
+            Some(r) => {
+                if send_timed(socket, r).await {
+                    Ok(())
+                } else {
+                    Err(())
+                }
+            }
             None => Ok(()),
         }
     }

@@ -145,14 +145,12 @@ impl Hub {
     }
 
     fn unregister(&self, user: UserId, id: u64) {
-        let mut gone = false;
         if let Ok(mut users) = self.inner.users.write()
             && let Some(conns) = users.get_mut(&user)
         {
             conns.retain(|c| c.id != id);
             if conns.is_empty() {
                 users.remove(&user);
-                gone = true;
             }
         }
         if let Ok(mut watchers) = self.inner.watchers.lock() {
@@ -162,9 +160,6 @@ impl Hub {
             watchers.retain(|_, set| !set.is_empty());
         }
         metrics::gauge!("convene_ws_connections").decrement(1.0);
-        if gone {
-            self.notify_presence(user);
-        }
     }
 
     /// Queue `event` on every connection of `user`; close those that are too slow.
