@@ -269,3 +269,85 @@ export async function shot(page, name) {
 
 /** A locator by data-testid. */
 export const tid = (page, id) => page.getByTestId(id);
+
+// --- helpers for journeys that set up accounts through the API --------------------------
+
+/**
+ * A JSON request to the server's API. Returns the parsed body (null for 204);
+ * throws on a non-2xx answer with the status and body in the message.
+ */
+export async function api(server, method, path, { token, body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * First-run setup through POST /api/setup (the token comes from the printed
+ * setup link). user: { displayName, username, email, password }.
+ * Returns { token, userId, wsId }.
+ */
+export async function setupViaApi(server, workspaceName, user) {
+  const setupToken = new URL(server.setupLink).hash.replace(/^#token=/, '');
+  const auth = await api(server, 'POST', '/api/setup', {
+    body: {
+      token: decodeURIComponent(setupToken),
+      email: user.email,
+      username: user.username,
+      display_name: user.displayName,
+      password: user.password,
+      workspace_name: workspaceName,
+    },
+  });
+  const me = await api(server, 'GET', '/api/me', { token: auth.access_token });
+  return { token: auth.access_token, userId: auth.user.id, wsId: me.workspaces[0].id };
+}
+
+/**
+ * A new account joining workspace `wsId` through an invite created by an admin
+ * (`adminToken`). Returns { token, userId }.
+ */
+export async function registerViaInvite(server, adminToken, wsId, user) {
+  const invite = await api(server, 'POST', `/api/workspaces/${encodeURIComponent(wsId)}/invites`, { token: adminToken, body: {} });
+  const auth = await api(server, 'POST', '/api/auth/register', {
+    body: {
+      invite_token: invite.token,
+      email: user.email,
+      username: user.username,
+      display_name: user.displayName,
+      password: user.password,
+    },
+  });
+  return { token: auth.access_token, userId: auth.user.id };
+}
+
+/** Sign in through the login page; resolves on the workspace page (`/w/<wsId>`). */
+export async function signInThroughPage(page, server, wsId, { login, password }) {
+  await page.goto(`${server.url}/login`);
+  await page.getByTestId('login-form').waitFor();
+  await page.getByTestId('login-login').fill(login);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.waitForURL(`${server.url}/w/${encodeURIComponent(wsId)}`);
+}
+
+/** Write every watched page's console to output/<name>. */
+export function writeConsoleLog(watchers, name) {
+  const lines = watchers.flatMap((w) => [
+    ...w.console.map((e) => `${w.label}\t${e.type}\t${e.text}\t${e.url}\t(at ${e.at})`),
+    ...w.pageErrors.map((e) => `${w.label}\tpageerror\t${e}`),
+  ]);
+  writeFileSync(join(OUTPUT, name), lines.join('\n') + '\n');
+}
+
+/** The document's width and the viewport's (scroll > client: the page scrolls sideways). */
+export async function horizontalOverflow(page) {
+  return page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+}

@@ -122,9 +122,13 @@ class ChannelPage {
       on('channel', ({ channelId: id, channel }) => {
         if (id === channelId && channel) this.setChannel(channel);
       }),
-      on('messages', ({ key }) => {
+      on('messages', ({ key, messageId }) => {
         if (key === this.view.key) this.timeline.render();
-        if (this.threadParts && key === this.threadParts.view.key) this.threadParts.timeline.render();
+        if (this.threadParts && key === this.threadParts.view.key) {
+          this.threadParts.timeline.render();
+          // Replying makes me follow the thread (unless I opted out): ask the server.
+          if (messageId && findMessage(messageId)?.sender?.id === myId()) this.threadParts.refreshFollow();
+        }
         if (this.panel?.type === 'pins') this.panel.refresh?.();
       }),
       on('outbox', ({ channelId: id }) => {
@@ -545,12 +549,9 @@ class ChannelPage {
     const typing = h('div', { class: 'typing', testid: 'thread-typing-indicator', 'aria-live': 'polite' });
     const followBtn = h('button', { type: 'button', class: 'btn btn-sm', testid: 'thread-follow', 'aria-pressed': 'false' });
     this.threadParts = { view, timeline, composer, typing, followBtn };
-    let following = null;
+    // The server knows whether I follow (repliers and the author do unless they opted out).
+    let following = false;
     const renderFollow = () => {
-      const root = view.root || findMessage(rootId);
-      if (following == null && root) {
-        following = root.sender?.id === myId() || [...view.byId.values()].some((m) => m.sender?.id === myId());
-      }
       followBtn.textContent = following ? t('chat.unfollow') : t('chat.follow');
       followBtn.setAttribute('aria-pressed', String(!!following));
       followBtn.title = following ? t('chat.unfollowHint') : t('chat.followHint');
@@ -565,10 +566,20 @@ class ChannelPage {
     const body = h('div', { class: 'panel-body panel-thread' }, timeline.el, typing, composer.el);
     composer.dropTarget(body);
     this.showPanel('thread', { title: t('chat.thread'), body, testid: 'thread-panel', extra: followBtn });
-    const loaded = jump ? view.loadAround(jump) : view.loadLatest();
+    (jump ? view.loadAround(jump) : view.loadLatest()).catch(() => {});
     if (jump) timeline.jumpTo(jump);
-    loaded.then(() => renderFollow()).catch(() => {});
+    const refreshFollow = () => {
+      if (!this.c?.is_member) return;
+      get(`/api/messages/${seg(rootId)}/follow`)
+        .then((r) => {
+          following = r.following;
+          renderFollow();
+        })
+        .catch(() => {});
+    };
+    this.threadParts.refreshFollow = refreshFollow;
     renderFollow();
+    refreshFollow();
     timeline.render();
     this.renderTyping();
     requestAnimationFrame(() => composer.focus());
