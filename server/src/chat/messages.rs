@@ -501,7 +501,7 @@ pub async fn history(
 }
 
 /// Load a message and check the caller may see its channel.
-async fn visible_message(
+pub(crate) async fn visible_message(
     store: &Store,
     id: MessageId,
     user: UserId,

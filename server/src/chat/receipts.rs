@@ -16,6 +16,7 @@ use crate::chat::access::ChannelAccess;
 use crate::chat::channels::{receipts_enabled, receipts_policy};
 use crate::chat::events::{self, Event};
 use crate::chat::load::{self, COLUMNS, MessageRow, user_summaries};
+use crate::chat::messages::visible_message;
 use crate::chat::model::UserSummary;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::extract::{Json, Path};
@@ -199,14 +200,6 @@ pub struct Receipts {
     pub unread: Vec<UserSummary>,
 }
 
-async fn message_row(store: &Store, id: MessageId) -> AppResult<MessageRow> {
-    let row: Option<MessageRow> = db!(store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages m WHERE m.id = $1")))
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    row.ok_or_else(|| AppError::not_found("message"))
-}
-
 /// Who has read a message and who has not (members other than the sender).
 #[utoipa::path(get, path = "/api/messages/{id}/receipts", tag = "receipts", operation_id = "getReceipts",
     params(("id" = String, Path, description = "message id")), security(("bearer" = [])),
@@ -218,10 +211,7 @@ pub async fn receipts(
     Path(id): Path<MessageId>,
 ) -> AppResult<Json<Receipts>> {
     let chat = &state.chat;
-    let row = message_row(&chat.store, id).await?;
-    let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
-        .await
-        .map_err(|_| AppError::not_found("message"))?;
+    let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_member()?;
     let s = scope(chat, &access).await?;
     if !s.enabled {
@@ -271,10 +261,7 @@ pub async fn ack(
     Path(id): Path<MessageId>,
 ) -> AppResult<StatusCode> {
     let chat = &state.chat;
-    let row = message_row(&chat.store, id).await?;
-    let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
-        .await
-        .map_err(|_| AppError::not_found("message"))?;
+    let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_member()?;
     if !row.ack_required || row.deleted_at.is_some() {
         return Err(AppError::Conflict(
@@ -328,10 +315,7 @@ pub async fn acks(
     Path(id): Path<MessageId>,
 ) -> AppResult<Json<Acks>> {
     let chat = &state.chat;
-    let row = message_row(&chat.store, id).await?;
-    let access = ChannelAccess::load(&chat.store, row.channel_id, me.user_id)
-        .await
-        .map_err(|_| AppError::not_found("message"))?;
+    let (row, access) = visible_message(&chat.store, id, me.user_id).await?;
     access.require_member()?;
     if !row.ack_required {
         return Err(AppError::Conflict(

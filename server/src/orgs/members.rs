@@ -350,27 +350,7 @@ pub async fn deactivate(
     client: ClientInfo,
     Path((ws, user)): Path<(WorkspaceId, UserId)>,
 ) -> AppResult<Json<Member>> {
-    let target = check_may_deactivate(&state.store, ws, me.user_id, user).await?;
-    if target.role == Role::Owner && owner_count(&state.store, ws).await? <= 1 {
-        return Err(AppError::Conflict(
-            "the last owner cannot be deactivated".into(),
-        ));
-    }
-    accounts::lifecycle::set_active(&state, user, false).await?;
-    audit::record(
-        &state.store,
-        Event {
-            workspace: Some(ws),
-            actor: Some(me.user_id),
-            action: "member.deactivated",
-            target_type: Some("user"),
-            target_id: Some(user.to_string()),
-            detail: serde_json::json!({ "username": target.username }),
-            ip: client.ip_string(),
-        },
-    )
-    .await?;
-    Ok(Json(load(&state.store, ws, user).await?))
+    set_active(&state, ws, me.user_id, user, false, client.ip_string()).await
 }
 
 /// Reactivate a deactivated member's account.
@@ -385,18 +365,39 @@ pub async fn reactivate(
     client: ClientInfo,
     Path((ws, user)): Path<(WorkspaceId, UserId)>,
 ) -> AppResult<Json<Member>> {
-    let target = check_may_deactivate(&state.store, ws, me.user_id, user).await?;
-    accounts::lifecycle::set_active(&state, user, true).await?;
+    set_active(&state, ws, me.user_id, user, true, client.ip_string()).await
+}
+
+/// Deactivate or reactivate `user`'s account on behalf of `actor`, an admin of `ws`.
+async fn set_active(
+    state: &AppState,
+    ws: WorkspaceId,
+    actor: UserId,
+    user: UserId,
+    active: bool,
+    ip: Option<String>,
+) -> AppResult<Json<Member>> {
+    let target = check_may_deactivate(&state.store, ws, actor, user).await?;
+    if !active && target.role == Role::Owner && owner_count(&state.store, ws).await? <= 1 {
+        return Err(AppError::Conflict(
+            "the last owner cannot be deactivated".into(),
+        ));
+    }
+    accounts::lifecycle::set_active(state, user, active).await?;
     audit::record(
         &state.store,
         Event {
             workspace: Some(ws),
-            actor: Some(me.user_id),
-            action: "member.reactivated",
+            actor: Some(actor),
+            action: if active {
+                "member.reactivated"
+            } else {
+                "member.deactivated"
+            },
             target_type: Some("user"),
             target_id: Some(user.to_string()),
             detail: serde_json::json!({ "username": target.username }),
-            ip: client.ip_string(),
+            ip,
         },
     )
     .await?;
