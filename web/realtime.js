@@ -1,6 +1,6 @@
 // The realtime connection: one websocket per tab at /api/ws.
 //
-// Protocol (docs/API-CONTRACT.md, "Realtime"):
+// Protocol (docs/PROTOCOL.md):
 //   - the first client frame authenticates: {"type":"auth","id":..,"token":..};
 //     the server answers {"type":"ok","id":..} or {"type":"error","id":..,"code":..}
 //   - {"type":"ping"} is answered with {"type":"pong"}
