@@ -128,7 +128,7 @@ impl ChannelAccess {
 
     pub fn require_manage(&self) -> AppResult<()> {
         if self.kind.is_direct() {
-            return Err(AppError::Conflict(
+            return Err(AppError::Forbidden(
                 "direct messages have no settings to manage".into(),
             ));
         }
