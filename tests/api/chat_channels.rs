@@ -656,7 +656,7 @@ async fn opening_the_same_dm_twice_returns_the_same_channel() {
         json!({ "name": "x" }),
     )
     .await
-    .expect_error(409, "conflict");
+    .expect_error(403, "forbidden");
     app.put(
         &format!("/api/channels/{id}/members/{}", carol.id),
         &ann.access,
