@@ -65,11 +65,13 @@ pub async fn upgrade(
             .into_response();
         }
     };
-    // Small buffers: an idle connection should cost a few KiB, not tungstenite's defaults.
+    // A small read buffer keeps idle connections cheap (the write buffer starts empty
+    // and only grows while there is something to send); batching writes up to 16 KiB
+    // per flush keeps fan-out to one send() per burst, not per event.
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .read_buffer_size(2 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| serve(socket, state))
 }
 

@@ -88,13 +88,16 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            // SQLite connections are local files: no need to ping each one before use.
             let writer = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await
                 .with_context(|| format!("opening SQLite database {url}"))?;
             let reader = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.read_only(true))
