@@ -181,7 +181,8 @@ pub async fn login(
     let (user, hash) = match found {
         Some((u, h)) => {
             // Email and username of one account share one budget.
-            check_user_budget(&state, u.id)?;
+            // The address was counted by `limits.login`; count the account here.
+            state.limits.password_attempt(u.id, None)?;
             (Some(u), Some(h))
         }
         None => (None, None),
@@ -232,11 +233,6 @@ pub async fn login(
     auth_response(&state, user, session, refresh, StatusCode::OK)
 }
 
-fn check_user_budget(state: &AppState, user: crate::store::ids::UserId) -> AppResult<()> {
-    // The address was already counted by `limits.login`; count only the account here.
-    state.limits.password_attempt(user, None)
-}
-
 /// A refresh request; browsers may leave `refresh_token` out and rely on the cookie.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -275,24 +271,15 @@ pub async fn refresh(
                 .publish(crate::realtime::bus::Delivery::DisconnectSession { session })
                 .await;
             tracing::warn!(%session, "refresh token reuse detected; session revoked");
-            let mut response = AppError::Unauthorized(
-                "this refresh token was already used; the session has been ended".into(),
+            Ok((
+                [clear_cookie(&state)],
+                AppError::Unauthorized(
+                    "this refresh token was already used; the session has been ended".into(),
+                ),
             )
-            .into_response();
-            let (name, value) = clear_cookie(&state);
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                response.headers_mut().append(name, v);
-            }
-            Ok(response)
+                .into_response())
         }
-        Err(e) => {
-            let mut response = e.into_response();
-            let (name, value) = clear_cookie(&state);
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                response.headers_mut().append(name, v);
-            }
-            Ok(response)
-        }
+        Err(e) => Ok(([clear_cookie(&state)], e).into_response()),
     }
 }
 

@@ -25,8 +25,8 @@ pub struct ChannelRow {
 
 pub const CHANNEL_COLUMNS: &str = "c.id, c.workspace_id, c.kind, c.name, c.topic, c.team_id, c.created_at, c.archived_at, c.last_seq, c.last_message_at";
 
-/// A `channel_members` row for the caller.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// The caller's `channel_members` row.
+#[derive(Debug, Clone)]
 pub struct Membership {
     pub role: String,
     pub notify: String,
