@@ -59,6 +59,24 @@ pub struct Config {
     pub ding_reminder_interval_secs: u64,
     /// Events queued per websocket connection; a client further behind is disconnected.
     pub ws_queue_len: usize,
+    /// Address the UDP media socket binds (all meetings share one socket).
+    pub media_ip: String,
+    /// UDP port for all meeting media; 0 picks a free port (tests).
+    pub media_port: u16,
+    /// Address put in ICE candidates when the server is behind NAT (1:1); empty means the
+    /// bind address, or when that is a wildcard, the address of the default route.
+    pub media_public_ip: String,
+    /// STUN server URLs handed to meeting clients (`stun:host:3478`).
+    pub stun_urls: Vec<String>,
+    /// TURN server URLs handed to meeting clients (`turn:host:3478?transport=udp`).
+    pub turn_urls: Vec<String>,
+    /// Shared secret of the TURN server (coturn `static-auth-secret`); credentials are
+    /// issued per participant with the TURN REST scheme.
+    pub turn_secret: String,
+    /// Lifetime of issued TURN credentials in seconds.
+    pub turn_credential_ttl_secs: u64,
+    /// Default maximum number of people in one meeting.
+    pub meeting_max_participants: u32,
 }
 
 impl Default for Config {
@@ -86,6 +104,14 @@ impl Default for Config {
             receipts_max_channel_members: 500,
             ding_reminder_interval_secs: 300,
             ws_queue_len: 1024,
+            media_ip: "0.0.0.0".into(),
+            media_port: 7882,
+            media_public_ip: String::new(),
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: String::new(),
+            turn_credential_ttl_secs: 12 * 3600,
+            meeting_max_participants: 50,
         }
     }
 }
@@ -172,6 +198,27 @@ impl Config {
             self.session_ttl_days >= 1,
             "session_ttl_days must be at least 1"
         );
+        self.media_ip
+            .parse::<std::net::IpAddr>()
+            .with_context(|| format!("media_ip: {:?} is not an IP address", self.media_ip))?;
+        if !self.media_public_ip.is_empty() {
+            self.media_public_ip
+                .parse::<std::net::IpAddr>()
+                .with_context(|| {
+                    format!(
+                        "media_public_ip: {:?} is not an IP address",
+                        self.media_public_ip
+                    )
+                })?;
+        }
+        anyhow::ensure!(
+            self.turn_urls.is_empty() || !self.turn_secret.is_empty(),
+            "turn_urls needs turn_secret (the TURN server's shared secret)"
+        );
+        anyhow::ensure!(
+            (2..=500).contains(&self.meeting_max_participants),
+            "meeting_max_participants must be between 2 and 500"
+        );
         if !self.public_url.is_empty() {
             anyhow::ensure!(
                 self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
@@ -195,6 +242,9 @@ impl Config {
         let mut shown = self.clone();
         if !shown.jwt_secret.is_empty() {
             shown.jwt_secret = "<redacted>".into();
+        }
+        if !shown.turn_secret.is_empty() {
+            shown.turn_secret = "<redacted>".into();
         }
         shown.database_url = redact_url_password(&self.database_url);
         shown.redis_url = redact_url_password(&self.redis_url);

@@ -8,6 +8,7 @@
 //! - [`accounts`]: setup, registration, sign-in, profile, sessions.
 //! - [`orgs`]: workspaces, members, roles, teams, invitations, audit log.
 //! - [`chat`]: channels, DMs, messages, threads, receipts, files, search, webhooks.
+//! - [`meetings`]: meetings, guests, signalling and the SFU on one UDP port.
 //! - [`realtime`]: the websocket gateway, the hub of live connections, the bus.
 //! - [`http`]: cross-cutting HTTP pieces (extractors, health, middleware).
 //! - [`web`]: the embedded web client and the OpenAPI document.
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod meetings;
 pub mod orgs;
 pub mod realtime;
 pub mod store;
@@ -43,6 +45,7 @@ use auth::rate_limit::RateLimits;
 use auth::tokens::TokenKeys;
 use chat::{Chat, ChatSettings};
 use config::Config;
+use meetings::Meetings;
 use realtime::Hub;
 use realtime::bus::Bus;
 use store::Store;
@@ -64,6 +67,8 @@ pub struct AppState {
     pub bus: Bus,
     /// Chat's shared handles.
     pub chat: Chat,
+    /// Meetings' shared handles (the media router).
+    pub meetings: Meetings,
     /// Base URL for links, without a trailing slash.
     public_url: Arc<str>,
 }
@@ -124,7 +129,15 @@ impl App {
                 files_dir: config.data_dir.join("files"),
             },
         );
+        let media_ip: std::net::IpAddr = config.media_ip.parse().context("media_ip")?;
+        let public_ip = if config.media_public_ip.is_empty() {
+            None
+        } else {
+            Some(config.media_public_ip.parse().context("media_public_ip")?)
+        };
+        let sfu = meetings::sfu::Sfu::start(media_ip, config.media_port, public_ip)?;
         let state = AppState {
+            meetings: Meetings { sfu },
             limits: Arc::new(RateLimits::new(&config)),
             config: Arc::new(config),
             store,
@@ -204,6 +217,7 @@ fn router(state: AppState) -> Router {
         .merge(accounts::router(state.config.max_avatar_bytes))
         .merge(orgs::router())
         .merge(chat::router(state.config.max_upload_bytes))
+        .merge(meetings::router())
         .split_for_parts();
     let mut openapi = openapi;
     utoipa::Modify::modify(&web::CommonErrors, &mut openapi);

@@ -73,6 +73,27 @@ impl TokenKeys {
             .context("signing access token")
     }
 
+    /// Sign other claims (meeting guest tokens) with the same key; they carry an `aud`,
+    /// which access-token verification refuses.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .context("signing token")
+    }
+
+    /// Verify a token signed by [`TokenKeys::sign`] for `audience`.
+    pub fn verify_for<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Option<T> {
+        let mut validation = self.validation.clone();
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        jsonwebtoken::decode::<T>(token, &self.decoding, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
     /// Verify signature, algorithm and expiry.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)

@@ -28,6 +28,7 @@ use crate::chat::messages::{self, SendMessage};
 use crate::chat::receipts;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::meetings::signal::{Caller, MeetingFrame, Session};
 use crate::store::ids::{ChannelId, UserId};
 use crate::store::now_ms;
 
@@ -75,14 +76,14 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(socket, state))
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+pub(super) fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     }))
 }
 
-fn error_frame(id: Option<&str>, e: &AppError) -> Message {
+pub(super) fn error_frame(id: Option<&str>, e: &AppError) -> Message {
     let message = e.to_string();
     Message::Text(
         ServerFrame::Error {
@@ -95,7 +96,7 @@ fn error_frame(id: Option<&str>, e: &AppError) -> Message {
 }
 
 /// Send one frame, giving up after [`SEND_TIMEOUT`]; false when it did not go out.
-async fn send_timed(socket: &mut WebSocket, message: Message) -> bool {
+pub(super) async fn send_timed(socket: &mut WebSocket, message: Message) -> bool {
     matches!(
         timeout(SEND_TIMEOUT, socket.send(message)).await,
         Ok(Ok(()))
@@ -113,6 +114,8 @@ struct Conn {
     /// Sends run in order on a worker so the socket keeps flowing meanwhile.
     sends: Option<mpsc::Sender<(Option<String>, ChannelId, SendMessage)>>,
     replies: mpsc::Sender<Message>,
+    /// This tab's part in a meeting.
+    meeting: Session,
 }
 
 async fn serve(mut socket: WebSocket, state: AppState) {
@@ -126,6 +129,11 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             .await;
         return;
     };
+    // A meeting guest's token opens a connection that only speaks meeting frames.
+    if let Some(guest) = crate::meetings::guests::verify(&state.tokens, &token) {
+        super::guest::serve(socket, state, id, guest).await;
+        return;
+    }
     let user = match authenticate(&state, &token).await {
         Ok(u) => u,
         Err(e) => {
@@ -148,6 +156,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         last_typing: HashMap::new(),
         sends: None,
         replies: replies_tx,
+        meeting: Session::default(),
     };
     if connected.presence_changed {
         state
@@ -229,6 +238,16 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                     break;
                 }
             }
+            event = super::guest::next_meeting_event(&mut conn.meeting) => {
+                match event {
+                    Some(frame) => {
+                        if !send_timed(&mut socket, Message::Text(frame)).await {
+                            break;
+                        }
+                    }
+                    None => conn.meeting.events_closed(&state).await,
+                }
+            }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > PING_EVERY * 3 {
                     send_timed(&mut socket, close(CLOSE_IDLE, "no answer to pings")).await;
@@ -240,6 +259,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             }
         }
     }
+    conn.meeting.disconnected(&state).await;
     let user_id = conn.user.user_id;
     let hub = state.bus.hub();
     let before = hub.presence(user_id);
@@ -335,6 +355,16 @@ impl Conn {
     async fn handle(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), ()> {
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(f) => f,
+            Err(_) if super::guest::is_meeting_frame(text) => {
+                let reply = match serde_json::from_str::<MeetingFrame>(text) {
+                    Ok(frame) => {
+                        let caller = Caller::User(self.user.user_id);
+                        Message::Text(self.meeting.handle(&self.state, &caller, frame).await)
+                    }
+                    Err(e) => error_frame(None, &AppError::BadRequest(format!("unrecognised frame: {e}"))),
+                };
+                return if send_timed(socket, reply).await { Ok(()) } else { Err(()) };
+            }
             Err(e) => {
                 let e = AppError::BadRequest(format!("unrecognised frame: {e}"));
                 return if send_timed(socket, error_frame(None, &e)).await {

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod gateway;
+pub mod guest;
 pub mod hub;
 pub mod protocol;
 

@@ -84,6 +84,10 @@ typed_id!(
     /// An incoming webhook.
     WebhookId
 );
+typed_id!(
+    /// A video meeting.
+    MeetingId
+);
 
 /// Now as unix milliseconds.
 pub fn now_ms() -> i64 {
