@@ -22,6 +22,7 @@ import { invitesPage } from './pages/admin-invites.js';
 import { auditPage } from './pages/admin-audit.js';
 import { settingsPage } from './pages/settings.js';
 import { channelPage, searchPage, chatPageChanged, setPageTitle } from './chat/index.js';
+import { meetingPage, meetingPageChanged } from './meeting/index.js';
 
 const app = document.getElementById('app');
 
@@ -45,6 +46,8 @@ route('/w/:ws/admin/teams', teamsPage, { layout: 'frame', access: 'admin', nav: 
 route('/w/:ws/admin/invites', invitesPage, { layout: 'frame', access: 'admin', nav: 'invites' });
 route('/w/:ws/admin/audit', auditPage, { layout: 'frame', access: 'admin', nav: 'audit' });
 route('/w/:ws/settings', settingsPage, { layout: 'frame', access: 'admin', nav: 'settings' });
+// Meetings: members signed in, or guests through the public endpoint (the page decides).
+route('/m/:code', meetingPage, { layout: 'meeting', access: 'any' });
 
 let renderSeq = 0;
 let firstRender = true;
@@ -63,6 +66,7 @@ function authLayout(content) {
 
 function showAuth(content) {
   chatPageChanged(content);
+  meetingPageChanged(content);
   unmountFrame();
   replace(app, authLayout(content));
   setPageTitle(`${content.querySelector('h1')?.textContent || ''} · Convene`);
@@ -71,12 +75,21 @@ function showAuth(content) {
 
 function showFrame(wsId, nav, content, meta = {}) {
   chatPageChanged(content);
+  meetingPageChanged(content);
   // The channel view stays mounted when only its thread or jump target changes.
   const main = mountFrame(app, { wsId, active: nav, bleed: !!meta.bleed, keep: content });
   if (content.parentNode !== main) main.appendChild(content);
   const ws = wsId ? workspaceSummary(wsId) : null;
   setPageTitle([content.querySelector('h1')?.textContent, ws?.name, 'Convene'].filter(Boolean).join(' · '));
   if (!firstRender && !meta.ownFocus) focusMain();
+}
+
+/** The meeting page fills the window on its own (no frame); it sets its own title. */
+function showMeeting(content) {
+  chatPageChanged(content);
+  meetingPageChanged(content);
+  unmountFrame();
+  if (content.parentNode !== app || app.childNodes.length !== 1) replace(app, content);
 }
 
 function notFound(title = t('notFound.title'), text = t('notFound.text')) {
@@ -136,7 +149,8 @@ async function render(loc) {
     }
 
     const content = m.handler(ctx);
-    if (meta.layout === 'auth') showAuth(content);
+    if (meta.layout === 'meeting') showMeeting(content);
+    else if (meta.layout === 'auth') showAuth(content);
     else showFrame(wsId, meta.nav, content, meta);
   } finally {
     if (alive()) firstRender = false;

@@ -22,6 +22,7 @@ import { channelTitle } from './sidebar.js';
 import { setPageTitle } from './notify.js';
 import { workspaceSummary } from '../session.js';
 import { editChannelDialog, setArchived, addMembersDialog, webhooksDialog, openDmWith } from './dialogs.js';
+import { startMeetingButton } from '../meeting/card.js';
 
 let current = null;
 
@@ -295,6 +296,13 @@ class ChannelPage {
     this.toolsSig = sig;
     const focused = this.tools.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
     const tools = [];
+    if (c.is_member && !c.archived) {
+      tools.push(startMeetingButton({
+        wsId: this.wsId,
+        channelId: c.id,
+        title: () => (isDirect(this.c) ? t('meeting.titleWith', { name: channelTitle(this.c) }) : t('meeting.titleIn', { name: this.c.name })),
+      }));
+    }
     tools.push(h('button', {
       type: 'button', class: 'tool-btn', testid: 'channel-members-open', 'aria-label': t('chat.membersCount', { count: c.member_count }), title: t('chat.members'),
       'aria-pressed': String(this.panel?.type === 'members'), onclick: () => this.togglePanel('members'),

@@ -11,6 +11,7 @@ import { t, getLang } from '../i18n.js';
 import { avatar, formatDateTime } from '../ui.js';
 import { chat, myId, me, unreadBy, loadAcks, personName } from './store.js';
 import { blobUrl, formatSize, isImage } from './files.js';
+import { meetingCards } from '../meeting/card.js';
 
 // --- server HTML -----------------------------------------------------------------------
 
@@ -326,6 +327,9 @@ export function renderMessage(m, opts) {
       const body = h('div', { class: 'msg-body', testid: 'message-body' });
       fillHtml(body, m.html);
       text.appendChild(body);
+      // Links to /m/<code> (e.g. the server's "meeting started" message) become meeting cards.
+      const cards = meetingCards(body);
+      if (cards.length) text.append(...cards);
     }
     if (m.edited_at) text.appendChild(h('span', { class: 'msg-edited', testid: 'message-edited', title: formatDateTime(m.edited_at) }, t('chat.edited')));
     if (text.childNodes.length) content.appendChild(text);
