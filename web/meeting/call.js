@@ -343,11 +343,12 @@ export class MeetingCall extends EventTarget {
           try { pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers }); } catch { /* keep the old ones */ }
         }
       }
+      // Both connections restart ICE: the server re-offers the subscribe side.
+      this.rt.request({ type: 'meeting.restart' }).catch((err) => console.warn('meeting: restart failed', err));
+      await this.publish({ iceRestart: true });
+      this.sendState();
       this.rejoining = false;
       this.checkConnected();
-      await this.publish({ iceRestart: true });
-      this.rt.request({ type: 'meeting.restart' }).catch((err) => console.warn('meeting: restart failed', err));
-      this.sendState();
     } catch (err) {
       this.rejoining = false;
       if (this.state === 'ended') return;
@@ -466,13 +467,6 @@ export class MeetingCall extends EventTarget {
     if (!p?.id) return;
     const before = this.participants.get(p.id);
     this.participants.set(p.id, { ...(before || {}), ...p });
-    if (p.id === this.selfId) {
-      // The server's view of our mic wins (a host may have muted us).
-      if (p.mic === false && this.media.micOn) {
-        this.media.setMicOn(false);
-        this.emit('local');
-      }
-    }
     this.emit('participants');
   }
 
@@ -501,16 +495,17 @@ export class MeetingCall extends EventTarget {
   // --- leaving ---------------------------------------------------------------------------------
 
   async leave() {
-    if (this.state === 'ended') return;
-    const wasIn = this.state !== 'idle';
-    this.ended('left');
-    if (wasIn && this.rt.status === 'open') {
+    if (this.state === 'ended' || this.leaving) return;
+    this.leaving = true;
+    // Say goodbye before tearing down (a guest's socket closes right after).
+    if (this.state !== 'idle' && this.rt.status === 'open') {
       try {
         await Promise.race([this.rt.request({ type: 'meeting.leave' }), new Promise((r) => setTimeout(r, 2000))]);
       } catch {
         /* leaving anyway */
       }
     }
+    this.ended('left');
   }
 
   /** Best effort on page unload: no answer awaited. */

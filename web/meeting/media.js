@@ -46,7 +46,17 @@ export class LocalMedia extends EventTarget {
   }
 
   /** Ask for camera and microphone; on failure try each alone. Never throws. */
-  async start() {
+  start() {
+    this.starting = this.run();
+    return this.starting;
+  }
+
+  /** Resolves once the last start() has settled (a Join pressed early waits for the devices). */
+  ready() {
+    return this.starting || Promise.resolve();
+  }
+
+  async run() {
     this.stopped = false;
     this.blocked = null;
     navigator.mediaDevices?.addEventListener?.('devicechange', this.onDeviceChange);

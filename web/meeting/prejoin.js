@@ -118,7 +118,8 @@ export class Prejoin {
     });
 
     this.el = h('div', { class: 'pj', testid: 'meeting-prejoin' },
-      h('div', { class: 'pj-media' }, this.preview, h('div', { class: 'pj-level-row' }, icon('mic'), this.level), this.pickers.el),
+      h('div', { class: 'pj-media' }, this.preview, h('div', { class: 'pj-level-row' }, icon('mic'), this.level)),
+      this.pickers.el,
       h('div', { class: 'pj-side' },
         opts.workspaceName ? h('p', { class: 'pj-workspace', testid: 'prejoin-workspace' }, opts.workspaceName) : null,
         h('h1', { class: 'pj-title', testid: 'prejoin-title', tabindex: '-1' }, opts.title || t('meeting.untitled')),
@@ -219,6 +220,7 @@ export class Prejoin {
     this.joinBtn.disabled = true;
     this.joinBtn.textContent = t('meeting.prejoin.joining');
     try {
+      await this.media.ready();
       await this.opts.onJoin({ name });
     } catch (err) {
       this.error.show(err?.message || t('error.unexpected'));
