@@ -87,6 +87,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         registrations_per_ip_per_hour: 100_000,
         shutdown_grace_secs: 1,
         database_max_connections: 5,
+        // Media on loopback, on a free port: tests run side by side.
+        media_ip: "127.0.0.1".into(),
+        media_port: 0,
         ..Config::default()
     };
     let pg = match std::env::var(POSTGRES_ENV) {

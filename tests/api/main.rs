@@ -32,4 +32,6 @@ mod chat_search;
 mod chat_status;
 mod chat_support;
 mod chat_webhooks;
+mod meeting_support;
+mod meetings;
 mod multinode;

@@ -54,8 +54,14 @@ mod tests {
         let (token, _) = issue(&keys, meeting, "Ann").expect("issue");
         let guest = verify(&keys, &token).expect("valid");
         assert_eq!((guest.mtg, guest.name.as_str()), (meeting, "Ann"));
-        assert!(keys.verify(&token).is_none(), "a guest token is no access token");
+        assert!(
+            keys.verify(&token).is_none(),
+            "a guest token is no access token"
+        );
         let access = keys.issue(UserId::new(), SessionId::new()).expect("issue");
-        assert!(verify(&keys, &access).is_none(), "an access token is no guest token");
+        assert!(
+            verify(&keys, &access).is_none(),
+            "an access token is no guest token"
+        );
     }
 }

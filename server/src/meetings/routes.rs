@@ -98,7 +98,11 @@ fn title(t: Option<&str>) -> AppResult<String> {
             "title must be at most {MAX_TITLE} characters"
         )));
     }
-    Ok(if t.is_empty() { "Meeting".into() } else { t.into() })
+    Ok(if t.is_empty() {
+        "Meeting".into()
+    } else {
+        t.into()
+    })
 }
 
 fn starts_at(s: Option<&str>) -> AppResult<Option<i64>> {
@@ -444,7 +448,10 @@ pub async fn calendar(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/calendar; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"meeting-{}.ics\"", row.code)) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"meeting-{}.ics\"",
+        row.code
+    )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

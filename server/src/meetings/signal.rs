@@ -105,7 +105,12 @@ fn error(id: Option<&str>, e: &AppError) -> Utf8Bytes {
 
 impl Session {
     /// Handle one frame; the answer to send back.
-    pub async fn handle(&mut self, state: &AppState, caller: &Caller, frame: MeetingFrame) -> Utf8Bytes {
+    pub async fn handle(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+        frame: MeetingFrame,
+    ) -> Utf8Bytes {
         let (id, result) = match frame {
             MeetingFrame::Join {
                 id,
@@ -116,10 +121,14 @@ impl Session {
                 (id, r)
             }
             MeetingFrame::Publish { id, sdp, tracks } => {
-                let r = self.request(state, sfu::Request::Publish { sdp, tracks }).await;
+                let r = self
+                    .request(state, sfu::Request::Publish { sdp, tracks })
+                    .await;
                 (id, r)
             }
-            MeetingFrame::Answer { id, sdp } => (id, self.request(state, sfu::Request::Answer { sdp }).await),
+            MeetingFrame::Answer { id, sdp } => {
+                (id, self.request(state, sfu::Request::Answer { sdp }).await)
+            }
             MeetingFrame::Restart { id } => (id, self.request(state, sfu::Request::Restart).await),
             MeetingFrame::Candidate {
                 id,
@@ -127,15 +136,25 @@ impl Session {
                 candidate,
             } => {
                 let publish = matches!(target, Target::Publish);
-                (id, self.request(state, sfu::Request::Candidate { publish, candidate }).await)
+                (
+                    id,
+                    self.request(state, sfu::Request::Candidate { publish, candidate })
+                        .await,
+                )
             }
             MeetingFrame::Update {
                 id,
                 mic,
                 camera,
                 hand,
-            } => (id, self.request(state, sfu::Request::Update { mic, camera, hand }).await),
-            MeetingFrame::Chat { id, text } => (id, self.request(state, sfu::Request::Chat { text }).await),
+            } => (
+                id,
+                self.request(state, sfu::Request::Update { mic, camera, hand })
+                    .await,
+            ),
+            MeetingFrame::Chat { id, text } => {
+                (id, self.request(state, sfu::Request::Chat { text }).await)
+            }
             MeetingFrame::Host {
                 id,
                 action,
@@ -229,9 +248,10 @@ impl Session {
                 participant,
                 payload,
             } => (participant, payload),
-            JoinOutcome::Waiting { participant } => {
-                (participant.clone(), json!({"status": "waiting", "participant_id": participant}))
-            }
+            JoinOutcome::Waiting { participant } => (
+                participant.clone(),
+                json!({"status": "waiting", "participant_id": participant}),
+            ),
         };
         // Attendance for usage reports; a rejoin continues the same stay.
         let _ = db!(state.store.write(), c => sqlx::query(

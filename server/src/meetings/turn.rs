@@ -28,7 +28,10 @@ pub fn ice_servers(config: &Config, who: &str, now_unix: i64) -> Value {
         servers.push(json!({ "urls": config.stun_urls }));
     }
     if !config.turn_urls.is_empty() {
-        let username = format!("{}:{who}", now_unix + config.turn_credential_ttl_secs as i64);
+        let username = format!(
+            "{}:{who}",
+            now_unix + config.turn_credential_ttl_secs as i64
+        );
         servers.push(json!({
             "urls": config.turn_urls,
             "username": username,

@@ -361,9 +361,16 @@ impl Conn {
                         let caller = Caller::User(self.user.user_id);
                         Message::Text(self.meeting.handle(&self.state, &caller, frame).await)
                     }
-                    Err(e) => error_frame(None, &AppError::BadRequest(format!("unrecognised frame: {e}"))),
+                    Err(e) => error_frame(
+                        None,
+                        &AppError::BadRequest(format!("unrecognised frame: {e}")),
+                    ),
                 };
-                return if send_timed(socket, reply).await { Ok(()) } else { Err(()) };
+                return if send_timed(socket, reply).await {
+                    Ok(())
+                } else {
+                    Err(())
+                };
             }
             Err(e) => {
                 let e = AppError::BadRequest(format!("unrecognised frame: {e}"));

@@ -37,7 +37,12 @@ pub async fn next_meeting_event(session: &mut Session) -> Option<Utf8Bytes> {
 
 /// Serve a guest's websocket after a valid `auth` frame.
 pub async fn serve(mut socket: WebSocket, state: AppState, auth_id: Option<String>, guest: Guest) {
-    if !send_timed(&mut socket, Message::Text(ServerFrame::ok(auth_id.as_deref()).text())).await {
+    if !send_timed(
+        &mut socket,
+        Message::Text(ServerFrame::ok(auth_id.as_deref()).text()),
+    )
+    .await
+    {
         return;
     }
     let caller = Caller::Guest(guest);
@@ -100,7 +105,12 @@ pub async fn serve(mut socket: WebSocket, state: AppState, auth_id: Option<Strin
     session.disconnected(&state).await;
 }
 
-async fn reply(state: &AppState, caller: &Caller, session: &mut Session, text: &str) -> Option<Message> {
+async fn reply(
+    state: &AppState,
+    caller: &Caller,
+    session: &mut Session,
+    text: &str,
+) -> Option<Message> {
     #[derive(serde::Deserialize)]
     #[serde(tag = "type")]
     enum Keepalive {
@@ -112,15 +122,27 @@ async fn reply(state: &AppState, caller: &Caller, session: &mut Session, text: &
     if is_meeting_frame(text) {
         return Some(match serde_json::from_str::<MeetingFrame>(text) {
             Ok(frame) => Message::Text(session.handle(state, caller, frame).await),
-            Err(e) => error_frame(None, &AppError::BadRequest(format!("unrecognised frame: {e}"))),
+            Err(e) => error_frame(
+                None,
+                &AppError::BadRequest(format!("unrecognised frame: {e}")),
+            ),
         });
     }
     match serde_json::from_str::<Keepalive>(text) {
-        Ok(Keepalive::Ping { id }) => Some(Message::Text(ServerFrame::Pong { id: id.as_deref() }.text())),
-        Ok(Keepalive::Pong) => None,
-        Err(_) => Some(error_frame(
-            None,
-            &AppError::Forbidden("a meeting guest may only send meeting frames".into()),
+        Ok(Keepalive::Ping { id }) => Some(Message::Text(
+            ServerFrame::Pong { id: id.as_deref() }.text(),
         )),
+        Ok(Keepalive::Pong) => None,
+        Err(_) => {
+            #[derive(serde::Deserialize)]
+            struct Named {
+                id: Option<String>,
+            }
+            let id = serde_json::from_str::<Named>(text).ok().and_then(|n| n.id);
+            Some(error_frame(
+                id.as_deref(),
+                &AppError::Forbidden("a meeting guest may only send meeting frames".into()),
+            ))
+        }
     }
 }

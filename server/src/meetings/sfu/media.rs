@@ -115,15 +115,16 @@ impl Sub {
         packet.header.ssrc = self.ssrc;
         packet.header.payload_type = payload_type;
         let map = &self.extension_ids;
-        packet.header.extensions.retain_mut(|e| {
-            match map.iter().find(|(from, _)| *from == e.id) {
+        packet
+            .header
+            .extensions
+            .retain_mut(|e| match map.iter().find(|(from, _)| *from == e.id) {
                 Some((_, to)) => {
                     e.id = *to;
                     true
                 }
                 None => false,
-            }
-        });
+            });
         if packet.header.extensions.is_empty() {
             packet.header.extension = false;
             packet.header.extensions_padding = 0;
@@ -172,22 +173,29 @@ impl Router {
 
     /// One datagram from the media port.
     pub(super) fn datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
-        let key = match self.by_addr.get(&from) {
-            Some(k) if !demux::is_stun(data) => *k,
-            _ => {
-                if !demux::is_stun(data) {
-                    return;
+        let known = self.by_addr.get(&from).copied();
+        let key = if demux::is_stun(data) {
+            // A request names its connection (and may move it to a new address, as after
+            // a network change); a response only has the address it came from.
+            match demux::local_ufrag(data).and_then(|u| self.by_ufrag.get(&u).copied()) {
+                Some(key) => {
+                    if known != Some(key) {
+                        self.by_addr.insert(from, key);
+                        if let Some(peer) = self.peers.get_mut(&key) {
+                            peer.addrs.push(from);
+                        }
+                    }
+                    key
                 }
-                let Some(key) = demux::local_ufrag(data).and_then(|u| self.by_ufrag.get(&u).copied())
-                else {
-                    return;
-                };
-                if self.by_addr.insert(from, key) != Some(key)
-                    && let Some(peer) = self.peers.get_mut(&key)
-                {
-                    peer.addrs.push(from);
-                }
-                key
+                None => match known {
+                    Some(key) => key,
+                    None => return,
+                },
+            }
+        } else {
+            match known {
+                Some(key) => key,
+                None => return,
             }
         };
         let context = self.context(from);
@@ -241,7 +249,9 @@ impl Router {
         }
         for message in messages {
             match message {
-                RTCMessage::RtpPacket(track_id, packet) => self.forward(key, &track_id, packet, now),
+                RTCMessage::RtpPacket(track_id, packet) => {
+                    self.forward(key, &track_id, packet, now)
+                }
                 RTCMessage::RtcpPacket(track_id, _) => {
                     // Only keyframe requests are delivered (see `peer::KeyframeRequests`).
                     let published = self
@@ -388,7 +398,10 @@ impl Router {
         }
         tracing::debug!(%owner, ?source, ssrc = init.ssrc, "track published");
         metrics::gauge!("convene_meeting_tracks").increment(1.0);
-        let others = self.room_of(&owner).map(|r| r.others(&owner)).unwrap_or_default();
+        let others = self
+            .room_of(&owner)
+            .map(|r| r.others(&owner))
+            .unwrap_or_default();
         for other in others {
             self.subscribe(&other, track_key);
         }
@@ -577,7 +590,6 @@ mod tests {
                 ..Default::default()
             },
             payload_type: pt,
-            ..Default::default()
         }
     }
 
@@ -646,7 +658,10 @@ mod tests {
         // A pause then resumes at seq 50: the leg continues at 11.
         sub.resync = true;
         p.header.sequence_number = 50;
-        assert_eq!(sub.rewrite(p.clone()).expect("ok").header.sequence_number, 11);
+        assert_eq!(
+            sub.rewrite(p.clone()).expect("ok").header.sequence_number,
+            11
+        );
         p.header.sequence_number = 51;
         assert_eq!(sub.rewrite(p).expect("ok").header.sequence_number, 12);
         sub.payload_type = None;

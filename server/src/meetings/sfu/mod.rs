@@ -28,7 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 use crate::store::ids::UserId;
 
-pub use rooms::{HostAction, JoinOutcome, Request, Role as ParticipantRole, RoomInfo, Source, TrackSpec};
+pub use rooms::{
+    HostAction, JoinOutcome, Request, Role as ParticipantRole, RoomInfo, Source, TrackSpec,
+};
 
 /// Commands queued to the router before senders wait.
 const COMMAND_QUEUE: usize = 1024;

@@ -60,15 +60,14 @@ impl Router {
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| invalid("sdp", e))?;
         let key = self.ensure_peer(id, Direction::Publish)?;
         let Some(peer) = self.peers.get_mut(&key) else {
-            return Err(AppError::Internal(anyhow::anyhow!("publish connection vanished")));
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "publish connection vanished"
+            )));
         };
         peer.pc
             .set_remote_description(now, offer)
             .map_err(|e| invalid("sdp", e))?;
-        let answer = peer
-            .pc
-            .create_answer(None)
-            .map_err(|e| invalid("sdp", e))?;
+        let answer = peer.pc.create_answer(None).map_err(|e| invalid("sdp", e))?;
         peer.pc
             .set_local_description(now, answer)
             .map_err(|e| invalid("sdp", e))?;

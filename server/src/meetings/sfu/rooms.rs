@@ -94,13 +94,30 @@ pub enum HostAction {
 
 /// Requests of a participant in a room.
 pub enum Request {
-    Publish { sdp: String, tracks: Vec<TrackSpec> },
-    Answer { sdp: String },
+    Publish {
+        sdp: String,
+        tracks: Vec<TrackSpec>,
+    },
+    Answer {
+        sdp: String,
+    },
     Restart,
-    Candidate { publish: bool, candidate: rtc::peer_connection::transport::RTCIceCandidateInit },
-    Update { mic: Option<bool>, camera: Option<bool>, hand: Option<bool> },
-    Chat { text: String },
-    Host { action: HostAction, target: Option<String> },
+    Candidate {
+        publish: bool,
+        candidate: rtc::peer_connection::transport::RTCIceCandidateInit,
+    },
+    Update {
+        mic: Option<bool>,
+        camera: Option<bool>,
+        hand: Option<bool>,
+    },
+    Chat {
+        text: String,
+    },
+    Host {
+        action: HostAction,
+        target: Option<String>,
+    },
     Leave,
 }
 
@@ -245,7 +262,10 @@ impl Router {
                     room.info.lobby = lobby;
                     room.info.max_participants = max_participants;
                     if lock_changed {
-                        self.broadcast(meeting, &json!({"type": "meeting.locked", "locked": locked}));
+                        self.broadcast(
+                            meeting,
+                            &json!({"type": "meeting.locked", "locked": locked}),
+                        );
                     }
                 }
             }
@@ -266,7 +286,9 @@ impl Router {
                 p.room == info.id && p.rejoin_key == key && p.who.key == who.key && !p.waiting
             });
             let Some(p) = found else {
-                return Err(conflict("that place in the meeting has expired: join again"));
+                return Err(conflict(
+                    "that place in the meeting has expired: join again",
+                ));
             };
             p.events = events;
             p.disconnected_at = None;
@@ -285,14 +307,18 @@ impl Router {
             speaker: None,
         });
         if room.removed.contains(&who.key) {
-            return Err(AppError::Forbidden("you were removed from this meeting".into()));
+            return Err(AppError::Forbidden(
+                "you were removed from this meeting".into(),
+            ));
         }
         let hosts = who.role.hosts();
         if room.info.locked && !hosts {
             return Err(conflict("locked: the meeting is locked"));
         }
         if room.members.len() >= room.info.max_participants as usize {
-            return Err(conflict("full: the meeting has reached its maximum participants"));
+            return Err(conflict(
+                "full: the meeting has reached its maximum participants",
+            ));
         }
         let waiting = room.info.lobby && !hosts;
         let id = random_id("p_");
@@ -577,7 +603,11 @@ impl Router {
                 self.force_mute(&t, action == HostAction::Mute, now);
             }
             HostAction::MuteAll => {
-                let others = self.rooms.get(&room_id).map(|r| r.others(id)).unwrap_or_default();
+                let others = self
+                    .rooms
+                    .get(&room_id)
+                    .map(|r| r.others(id))
+                    .unwrap_or_default();
                 for o in others {
                     self.force_mute(&o, true, now);
                 }
@@ -603,7 +633,9 @@ impl Router {
                     .get(&room_id)
                     .is_some_and(|r| r.members.len() >= r.info.max_participants as usize)
                 {
-                    return Err(conflict("full: the meeting has reached its maximum participants"));
+                    return Err(conflict(
+                        "full: the meeting has reached its maximum participants",
+                    ));
                 }
                 self.enter(&t);
                 if let Some(p) = self.participants.get(&t) {
@@ -626,7 +658,10 @@ impl Router {
                 if let Some(room) = self.rooms.get_mut(&room_id) {
                     room.info.locked = locked;
                 }
-                self.broadcast(room_id, &json!({"type": "meeting.locked", "locked": locked}));
+                self.broadcast(
+                    room_id,
+                    &json!({"type": "meeting.locked", "locked": locked}),
+                );
                 return Ok(json!({"locked": locked}));
             }
             HostAction::End => self.end(room_id),
