@@ -28,6 +28,7 @@ const HOST = {
 };
 const GUEST_NAME = 'Gita Guest';
 const PHONE_GUEST_NAME = 'Pavel Phone';
+const LOBBY_GUEST_NAME = 'Lena Lobby';
 const MEETING_TITLE = `Meeting in #${CHANNEL}`;
 
 describe('meeting journey', () => {
@@ -331,6 +332,44 @@ describe('meeting journey', () => {
     await tid(page, 'meeting-leave').click();
     await tid(page, 'meeting-ended').and(page.locator('[data-reason="left"]')).waitFor();
     await s.host.page.locator('[data-testid="meeting-tile"][data-source="camera"]').nth(2).waitFor({ state: 'detached' });
+  }));
+
+  it('with the waiting room on, a guest whose camera is blocked waits, is admitted and watches', step(async (t) => {
+    if (!need(t, 'host', 'code')) return;
+    const host = s.host.page;
+    await api(server, 'PATCH', `/api/meetings/${encodeURIComponent(s.code)}`, { token: s.hostToken, body: { lobby: true } });
+    const { page, context } = await openPage('blocked');
+    // This visitor refused the camera and microphone prompt.
+    await context.addInitScript(() => {
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+    await page.goto(`${server.url}${s.meetingPath}`);
+    await tid(page, 'prejoin-blocked').filter({ hasText: 'Camera and microphone blocked' }).waitFor();
+    assert.equal(await tid(page, 'prejoin-camera-toggle').isDisabled(), true, 'the camera toggle is off');
+    await tid(page, 'prejoin-name').fill(LOBBY_GUEST_NAME);
+    await shot(page, 'desktop-blocked-prejoin');
+    await tid(page, 'prejoin-join').click();
+    await tid(page, 'meeting-waiting').waitFor();
+    await shot(page, 'desktop-blocked-waiting');
+
+    // The host is told, and admits from the participants panel.
+    await tid(host, 'meeting-notice').and(host.locator('[data-kind="lobby"]')).waitFor();
+    if (!(await tid(host, 'participants-panel').count())) await tid(host, 'meeting-participants-open').click();
+    const entry = tid(host, 'lobby-list').getByTestId('lobby-entry').filter({ hasText: LOBBY_GUEST_NAME });
+    await entry.waitFor();
+    await shot(host, 'desktop-host-lobby');
+    await entry.getByTestId('lobby-admit').click();
+    await tid(host, 'lobby-list').waitFor({ state: 'detached' });
+
+    // Admitted: in the room without sending media, watching the others.
+    await tid(page, 'meeting-room').waitFor();
+    const seen = await framesRising(page, { source: 'camera' });
+    t.diagnostic(`the receive-only guest decoded ${seen.before}→${seen.after} frames`);
+    await tid(host, 'participants-panel').getByTestId('participant-row').filter({ hasText: LOBBY_GUEST_NAME }).waitFor();
+    await shot(page, 'desktop-blocked-in-room');
+    await tid(page, 'meeting-leave').click();
+    await tid(page, 'meeting-ended').waitFor();
+    await api(server, 'PATCH', `/api/meetings/${encodeURIComponent(s.code)}`, { token: s.hostToken, body: { lobby: false } });
   }));
 
   it('the host leaves, finds the meeting card in the channel and rejoins from it', step(async (t) => {

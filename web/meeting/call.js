@@ -378,7 +378,7 @@ export class MeetingCall extends EventTarget {
 
   /** Tell everyone our mic/camera/hand (after joining and after a rejoin). */
   sendState() {
-    this.update({ mic: this.media.micOn, camera: this.media.camOn, hand: this.hand });
+    this.update({ mic: this.media.micLive, camera: this.media.camLive, hand: this.hand });
   }
 
   update(fields) {
@@ -393,7 +393,7 @@ export class MeetingCall extends EventTarget {
 
   setMic(on) {
     this.media.setMicOn(on);
-    this.update({ mic: this.media.micOn });
+    this.update({ mic: this.media.micLive });
     this.emit('local');
   }
 
@@ -403,7 +403,7 @@ export class MeetingCall extends EventTarget {
       track = await this.media.setCamOn(on);
     } finally {
       await this.setSourceTrack('camera', track).catch((err) => console.warn('meeting: camera switch failed', err));
-      this.update({ camera: this.media.camOn });
+      this.update({ camera: this.media.camLive });
       this.emit('local');
     }
   }

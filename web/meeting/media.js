@@ -114,6 +114,16 @@ export class LocalMedia extends EventTarget {
     }
   }
 
+  /** The microphone is on and there is one. */
+  get micLive() {
+    return this.micOn && !!this.micTrack;
+  }
+
+  /** The camera is on and capturing. */
+  get camLive() {
+    return this.camOn && !!this.camTrack;
+  }
+
   micConstraints() {
     return this.micId ? { deviceId: { exact: this.micId } } : true;
   }

@@ -77,7 +77,7 @@ export class MeetingRoom {
     this.body = h('div', { class: 'mt-body' }, this.stage, this.panelEl, this.notices);
 
     this.btn = {};
-    this.btn.mic = this.control('meeting-mic', () => this.call.setMic(!this.call.media.micOn));
+    this.btn.mic = this.control('meeting-mic', () => this.call.setMic(!this.call.media.micLive));
     this.btn.camera = this.control('meeting-camera', () => this.toggleCamera());
     this.btn.screen = this.control('meeting-screen', () => this.toggleScreen());
     this.btn.hand = this.control('meeting-hand', () => this.call.setHand(!this.call.hand));
@@ -184,12 +184,12 @@ export class MeetingRoom {
 
   renderControls() {
     const { media } = this.call;
-    const micOn = media.micOn && !!media.micTrack;
+    const micOn = media.micLive;
     this.setControl(this.btn.mic, {
       name: micOn ? 'mic' : 'mic-off', label: micOn ? t('meeting.mic.off') : t('meeting.mic.on'),
       short: micOn ? t('meeting.mic.short') : t('meeting.mic.unmuteShort'), on: micOn, off: !micOn, disabled: !media.micTrack && !media.hasMic,
     });
-    const camOn = media.camOn && !!media.camTrack;
+    const camOn = media.camLive;
     this.setControl(this.btn.camera, {
       name: camOn ? 'video' : 'video-off', label: camOn ? t('meeting.camera.off') : t('meeting.camera.on'),
       short: camOn ? t('meeting.camera.short') : t('meeting.camera.startShort'), on: camOn, off: !camOn, disabled: !media.hasCam && media.blocked === 'denied',
@@ -214,7 +214,7 @@ export class MeetingRoom {
     const call = this.call;
     const out = [];
     const self = call.self;
-    const selfP = self || { id: call.selfId || 'self', name: t('meeting.you'), mic: call.media.micOn, camera: call.media.camOn, hand: call.hand };
+    const selfP = self || { id: call.selfId || 'self', name: t('meeting.you'), mic: call.media.micLive, camera: call.media.camLive, hand: call.hand };
     const people = [...call.participants.values()].filter((p) => p.id !== selfP.id);
     // Screen shares first (the first goes on stage), then me, then everyone else.
     if (call.screenTrack) out.push({ key: `${selfP.id}:screen`, participant: selfP, source: 'screen', track: call.screenTrack, self: true });
@@ -222,7 +222,7 @@ export class MeetingRoom {
       const tracks = call.remote.get(p.id) || {};
       if (tracks.screen && p.screen !== false) out.push({ key: `${p.id}:screen`, participant: p, source: 'screen', track: tracks.screen, self: false });
     }
-    out.push({ key: `${selfP.id}:camera`, participant: selfP, source: 'camera', track: call.media.camOn ? call.media.camTrack : null, self: true });
+    out.push({ key: `${selfP.id}:camera`, participant: selfP, source: 'camera', track: call.media.camLive ? call.media.camTrack : null, self: true });
     for (const p of people) {
       const tracks = call.remote.get(p.id) || {};
       out.push({ key: `${p.id}:camera`, participant: p, source: 'camera', track: p.camera === false ? null : tracks.camera || null, self: false });
@@ -302,7 +302,7 @@ export class MeetingRoom {
     tile.classList.toggle('is-large', large);
     tile.classList.toggle('is-self', w.self && w.source === 'camera');
     tile.classList.toggle('is-screen', w.source === 'screen');
-    const micOff = w.source === 'camera' && (w.self ? !call.media.micOn : p.mic === false);
+    const micOff = w.source === 'camera' && (w.self ? !call.media.micLive : p.mic === false);
     tile.mutedEl.hidden = !micOff;
     tile.dataset.muted = String(micOff);
     const hand = w.source === 'camera' && (w.self ? call.hand : !!p.hand);
@@ -375,7 +375,7 @@ export class MeetingRoom {
     const b = this.btn.camera;
     b.disabled = true;
     try {
-      await this.call.setCamera(!this.call.media.camOn);
+      await this.call.setCamera(!this.call.media.camLive);
     } catch (err) {
       this.notice({ key: err?.name === 'NotAllowedError' ? 'meeting.notice.cameraBlocked' : 'meeting.notice.cameraFailed' });
     } finally {
@@ -530,8 +530,8 @@ export class MeetingRoom {
 
     parts.push(h('ul', { class: 'mt-people', testid: 'participant-list' }, list.map((p) => {
       const me = p.id === call.selfId;
-      const micOn = me ? call.media.micOn : p.mic !== false;
-      const camOn = me ? call.media.camOn : p.camera !== false;
+      const micOn = me ? call.media.micLive : p.mic !== false;
+      const camOn = me ? call.media.camLive : p.camera !== false;
       const hand = me ? call.hand : !!p.hand;
       const actions = [];
       if (host && !me) {
