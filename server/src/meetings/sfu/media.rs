@@ -54,6 +54,9 @@ pub struct Peer {
     pub needs_offer: bool,
     /// Subscribe side: the next offer restarts ICE.
     pub restart: bool,
+    /// A connectivity check that arrived before the answer (the client's first check
+    /// often beats its answer over the websocket); replayed once the answer is in.
+    pub early_check: Option<(SocketAddr, Vec<u8>)>,
 }
 
 /// A track a participant publishes.
@@ -208,6 +211,9 @@ impl Router {
             message: BytesMut::from(data),
         });
         if let Err(e) = result {
+            if peer.offer_pending && demux::is_stun(data) {
+                peer.early_check = Some((from, data.to_vec()));
+            }
             tracing::trace!(error = %e, "media datagram refused");
         }
         self.process(key, now);

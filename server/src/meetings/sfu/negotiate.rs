@@ -118,7 +118,11 @@ impl Router {
             .set_remote_description(now, answer)
             .map_err(|e| invalid("sdp", e))?;
         peer.offer_pending = false;
+        let early = peer.early_check.take();
         self.process(key, now);
+        if let Some((from, data)) = early {
+            self.datagram(&data, from, now);
+        }
         self.activate_subs(key, now);
         self.renegotiate.push(key);
         Ok(())

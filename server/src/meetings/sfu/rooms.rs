@@ -786,6 +786,7 @@ impl Router {
                 offer_pending: false,
                 needs_offer: false,
                 restart: false,
+                early_check: None,
             },
         );
         if let Some(p) = self.participants.get_mut(id) {
