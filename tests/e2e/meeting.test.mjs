@@ -253,6 +253,44 @@ describe('meeting journey', () => {
     await shot(host, 'desktop-host-participants-panel');
   }));
 
+  it('the guest turns the camera off and on; the host sees the avatar, then video again', step(async (t) => {
+    if (!need(t, 'host', 'guest')) return;
+    const host = s.host.page;
+    const guest = s.guest.page;
+    const remote = host.locator('[data-testid="meeting-tile"][data-self="false"][data-source="camera"]');
+    await tid(guest, 'meeting-camera').click();
+    await tid(guest, 'meeting-camera').and(guest.locator('[data-on="false"]')).waitFor();
+    // The camera is released, not just blacked out.
+    assert.equal(await guest.evaluate(() => window.__convene.meeting.call.media.camTrack), null);
+    await remote.and(host.locator('[data-video="false"]')).waitFor();
+    await guest.locator('[data-testid="meeting-tile"][data-self="true"][data-video="false"]').waitFor();
+    await shot(host, 'desktop-host-guest-camera-off');
+    await tid(guest, 'meeting-camera').click();
+    await tid(guest, 'meeting-camera').and(guest.locator('[data-on="true"]')).waitFor();
+    await remote.and(host.locator('[data-video="true"]')).waitFor();
+    const again = await framesRising(host, { source: 'camera' });
+    t.diagnostic(`host decodes the guest's camera again: ${again.before}→${again.after}`);
+  }));
+
+  it('the host switches microphone in the settings dialog', step(async (t) => {
+    if (!need(t, 'host')) return;
+    const host = s.host.page;
+    const senderLabel = () => host.evaluate(() => window.__convene.meeting.pcs.publish.getSenders().find((x) => x.track?.kind === 'audio')?.track.label);
+    const before = await senderLabel();
+    await tid(host, 'meeting-settings').click();
+    const dialog = tid(host, 'meeting-settings-dialog');
+    await dialog.waitFor();
+    const options = await dialog.getByTestId('device-mic').locator('option').evaluateAll((els) => els.map((o) => ({ value: o.value, label: o.textContent })));
+    const other = options.find((o) => o.label !== before && o.value !== 'default');
+    assert.ok(other, `another microphone to pick: ${JSON.stringify(options)}`);
+    await dialog.getByTestId('device-mic').selectOption(other.value);
+    await host.waitForFunction((label) => window.__convene.meeting.pcs.publish.getSenders().find((x) => x.track?.kind === 'audio')?.track.label === label, other.label);
+    await shot(host, 'desktop-host-settings');
+    await dialog.getByTestId('dialog-close').click();
+    await dialog.waitFor({ state: 'detached' });
+    t.diagnostic(`microphone: ${before} → ${other.label}`);
+  }));
+
   it('meeting chat and a raised hand reach the other side', step(async (t) => {
     if (!need(t, 'host', 'guest')) return;
     const host = s.host.page;
