@@ -92,6 +92,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/messages/{id}/acks"),
     ("get", "/api/files/{id}"),
     ("get", "/api/files/{id}/thumbnail"),
+    ("post", "/api/workspaces/{id}/meetings"),
+    ("get", "/api/workspaces/{id}/meetings"),
+    ("get", "/api/meetings/{code}"),
+    ("patch", "/api/meetings/{code}"),
+    ("get", "/api/meetings/{code}/public"),
+    ("post", "/api/meetings/{code}/end"),
+    ("get", "/api/meetings/{code}/ics"),
+    ("post", "/api/meetings/{code}/guests"),
 ];
 
 const METHODS: [&str; 8] = [
@@ -305,7 +313,10 @@ async fn the_openapi_document_describes_every_route_once() {
                 | "/api/auth/open-workspaces"
         ) || path == "/api/invites/{token}"
             // The webhook URL's secret is its credential.
-            || path == "/api/hooks/{token}";
+            || path == "/api/hooks/{token}"
+            // The meeting link is what a guest has.
+            || path == "/api/meetings/{code}/public"
+            || path == "/api/meetings/{code}/guests";
         let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
         assert_eq!(secured, !public, "{method} {path}: security requirement");
     }
@@ -319,7 +330,7 @@ async fn every_documented_route_is_served() {
     let unknown = app.get_anon("/api/definitely-not-a-route").await.json();
     let placeholder = uuid::Uuid::now_v7().to_string();
     for (method, path) in ROUTES {
-        let concrete = ["{id}", "{ws}", "{user}", "{team}", "{token}"]
+        let concrete = ["{id}", "{ws}", "{user}", "{team}", "{token}", "{code}"]
             .iter()
             .fold((*path).to_owned(), |p, param| {
                 p.replace(param, &placeholder)
