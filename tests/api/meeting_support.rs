@@ -22,7 +22,8 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
@@ -33,6 +34,8 @@ use tokio::net::UdpSocket;
 
 use crate::chat_support::frame_where;
 use crate::harness::{Ws, ws_send};
+
+const AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 /// Hands every inbound RTCP packet to the test (keyframe requests included).
 #[derive(Default)]
@@ -105,6 +108,16 @@ impl Client {
         let local = socket.local_addr().expect("addr");
         let mut media = MediaEngine::default();
         media.register_default_codecs().expect("codecs");
+        // Like browsers: audio packets say how loud they are.
+        media
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: AUDIO_LEVEL.into(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .expect("audio level");
         let registry = register_default_interceptors(Registry::new(), &mut media)
             .expect("interceptors")
             .with(Slot::from(14_000), DeliverRtcp::default());
@@ -226,18 +239,25 @@ impl Client {
             let Some(mut sender) = self.pc.rtp_sender(sender_id) else {
                 continue;
             };
-            let Some(pt) = sender
-                .get_parameters()
-                .rtp_parameters
-                .codecs
-                .first()
-                .map(|c| c.payload_type)
-            else {
+            let params = sender.get_parameters();
+            let Some(pt) = params.rtp_parameters.codecs.first().map(|c| c.payload_type) else {
                 continue;
             };
+            let level_id = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == AUDIO_LEVEL)
+                .map(|e| e.id as u8);
+            let twcc_id = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri.contains("transport-wide-cc"))
+                .map(|e| e.id as u8);
             let mut payload = vec![marker, (self.seq >> 8) as u8, self.seq as u8];
             payload.resize(200, 0xAB);
-            let packet = rtp::Packet {
+            let mut packet = rtp::Packet {
                 header: rtp::header::Header {
                     version: 2,
                     payload_type: pt,
@@ -249,6 +269,22 @@ impl Client {
                 },
                 payload: Bytes::from(payload),
             };
+            packet.header.extension_profile = 0xBEDE;
+            // Like Chrome: a transport-wide sequence number on every packet (the SFU
+            // drops it, it belongs to this leg) and, on audio, the level.
+            if let Some(id) = twcc_id {
+                packet.header.extension = true;
+                let _ = packet
+                    .header
+                    .set_extension(id, Bytes::from(self.seq.to_be_bytes().to_vec()));
+            }
+            if let Some(id) = level_id {
+                // Voice activity, level 20 (-20 dBov): a person speaking.
+                packet.header.extension = true;
+                let _ = packet
+                    .header
+                    .set_extension(id, Bytes::from_static(&[0x80 | 20]));
+            }
             let _ = sender.write_rtp(now, packet);
         }
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{Value, json};
 
-use crate::chat_support::{channel, frame_where, message_event, org_with, s};
-use crate::harness::{Account, TestApp, Ws, spawn_app};
+use crate::chat_support::{channel, frame_where, message_event, next_within, org_with, s};
+use crate::harness::{Account, TestApp, Ws, WsEvent, spawn_app};
 use crate::meeting_support::{Client, payload_type, request};
 
 const VIDEO_SSRC: u32 = 0x1111_2222;
@@ -156,6 +156,38 @@ async fn media_flows_publisher_to_subscriber_with_rewritten_ssrc_and_payload_typ
         publisher.seen.plis.contains(&VIDEO_SSRC),
         "PLI reached the publisher"
     );
+    // The publisher's audio level makes it the active speaker.
+    for _ in 0..40 {
+        publisher.send_rtp(0x5A);
+        publisher.step(Duration::from_millis(10)).await;
+    }
+    let speaker = frame_where(&mut bo_ws, "speaker", |f| f["type"] == "meeting.speaker").await;
+    assert_eq!(speaker["participant_id"], host_id.as_str());
+
+    // Publishing again (an ICE restart after a network change) keeps the tracks where
+    // they are: no new offer to the subscriber, and media keeps flowing.
+    publisher.pc.restart_ice();
+    let offer = publisher.offer();
+    let again = request(
+        &mut host_ws,
+        "pub2",
+        json!({"type": "meeting.publish", "sdp": offer,
+               "tracks": [{"mid": "0", "source": "camera"}, {"mid": "1", "source": "mic"}]}),
+    )
+    .await;
+    assert_eq!(again["type"], "ok", "{again}");
+    publisher.apply_answer(again["sdp"].as_str().expect("sdp"));
+    sub.seen.rtp.clear();
+    assert!(
+        flow(&mut publisher, &mut sub, 20).await,
+        "media flows after the restart"
+    );
+    while let Some(event) = next_within(&mut bo_ws, Duration::from_millis(700)).await {
+        assert!(
+            !matches!(&event, WsEvent::Frame(f) if f["type"] == "meeting.offer"),
+            "no renegotiation at the subscriber: {event:?}"
+        );
+    }
 }
 
 #[tokio::test]

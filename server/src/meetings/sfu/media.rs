@@ -63,6 +63,8 @@ pub struct Peer {
 pub struct Track {
     pub owner: String,
     pub source: Source,
+    /// The publish-leg m-line it arrives on.
+    pub mid: String,
     pub peer: PeerKey,
     pub receiver: RTCRtpReceiverId,
     pub remote_track_id: String,
@@ -117,20 +119,34 @@ impl Sub {
         packet.header.sequence_number = seq;
         packet.header.ssrc = self.ssrc;
         packet.header.payload_type = payload_type;
-        let map = &self.extension_ids;
-        packet
+        // Rebuild the extension block through the setter, which keeps the padding the
+        // encoder relies on consistent (editing the list in place breaks marshalling).
+        let kept: Vec<(u8, bytes::Bytes)> = packet
             .header
             .extensions
-            .retain_mut(|e| match map.iter().find(|(from, _)| *from == e.id) {
-                Some((_, to)) => {
-                    e.id = *to;
-                    true
-                }
-                None => false,
-            });
+            .iter()
+            .filter_map(|e| {
+                self.extension_ids
+                    .iter()
+                    .find(|(from, _)| *from == e.id)
+                    .map(|(_, to)| (*to, e.payload.clone()))
+            })
+            .collect();
+        packet.header.extensions.clear();
+        packet.header.extensions_padding = 0;
+        packet.header.extension = false;
+        for (id, payload) in kept {
+            if !packet.header.extension {
+                packet.header.extension = true;
+                packet.header.extension_profile = rtp::header::EXTENSION_PROFILE_ONE_BYTE;
+            }
+            if packet.header.set_extension(id, payload).is_err() {
+                // Only ids above 14 fail here; drop that extension rather than the packet.
+                continue;
+            }
+        }
         if packet.header.extensions.is_empty() {
             packet.header.extension = false;
-            packet.header.extensions_padding = 0;
         }
         Some(packet)
     }
@@ -308,7 +324,16 @@ impl Router {
                     .peers
                     .get(&key)
                     .and_then(|p| p.incoming.get(&track_id).copied());
-                if let Some(t) = track {
+                // A source still listed on its m-line stays; `publish` ends the others.
+                let listed = track.and_then(|t| self.tracks.get(&t)).is_some_and(|t| {
+                    self.participants
+                        .get(&t.owner)
+                        .and_then(|p| p.sources.get(&t.mid))
+                        == Some(&t.source)
+                });
+                if let Some(t) = track
+                    && !listed
+                {
                     self.unpublish(t);
                 }
             }
@@ -348,10 +373,11 @@ impl Router {
             .iter()
             .map(|e| (e.id as u8, e.uri.clone()))
             .collect();
-        let Some(source) = mid.and_then(|m| {
+        let Some((mid, source)) = mid.and_then(|m| {
             self.participants
                 .get(&owner)
                 .and_then(|p| p.sources.get(&m).copied())
+                .map(|s| (m, s))
         }) else {
             tracing::debug!(%owner, "media on an m-line not named in meeting.publish: ignored");
             return;
@@ -359,19 +385,61 @@ impl Router {
         if source.kind() != kind {
             return;
         }
-        // A new stream on the same source replaces the old one.
+        let audio_level_id = extensions
+            .iter()
+            .find(|(_, u)| u == AUDIO_LEVEL_URI)
+            .map(|(id, _)| *id);
+        // The same source again (renegotiation, a new SSRC after a restart): keep the
+        // subscriber legs, so nobody renegotiates; a different codec starts afresh.
         if let Some(old) = self
             .participants
             .get(&owner)
             .and_then(|p| p.published.get(&source).copied())
         {
+            let same_codec = self.tracks.get(&old).is_some_and(|t| {
+                t.codec.mime_type.eq_ignore_ascii_case(&codec.mime_type)
+                    && t.codec.sdp_fmtp_line == codec.sdp_fmtp_line
+            });
+            if same_codec {
+                let mut previous_id = None;
+                if let Some(t) = self.tracks.get_mut(&old) {
+                    previous_id = Some((t.peer, std::mem::take(&mut t.remote_track_id)));
+                    t.peer = key;
+                    t.mid = mid;
+                    t.receiver = init.receiver_id;
+                    t.remote_track_id = init.track_id.clone();
+                    t.media_ssrc = init.ssrc;
+                    for sub in &mut t.subs {
+                        sub.extension_ids = Vec::new();
+                        sub.active = false;
+                        sub.resync = true;
+                    }
+                    t.extensions = extensions;
+                    t.audio_level_id = audio_level_id;
+                }
+                if let Some((peer, id)) = previous_id
+                    && let Some(p) = self.peers.get_mut(&peer)
+                {
+                    p.incoming.remove(&id);
+                }
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.incoming.insert(init.track_id, old);
+                }
+                // Re-derive each leg's extension map and restart forwarding.
+                let legs: Vec<PeerKey> = self
+                    .tracks
+                    .get(&old)
+                    .map(|t| t.subs.iter().map(|s| s.peer).collect())
+                    .unwrap_or_default();
+                for leg in legs {
+                    self.activate_subs(leg, now);
+                }
+                self.request_keyframe(old, now);
+                return;
+            }
             self.unpublish(old);
         }
         let track_key = self.key();
-        let audio_level_id = extensions
-            .iter()
-            .find(|(_, u)| u == AUDIO_LEVEL_URI)
-            .map(|(id, _)| *id);
         let paused = self
             .participants
             .get(&owner)
@@ -381,6 +449,7 @@ impl Router {
             Track {
                 owner: owner.clone(),
                 source,
+                mid,
                 peer: key,
                 receiver: init.receiver_id,
                 remote_track_id: init.track_id.clone(),
@@ -586,6 +655,7 @@ impl Router {
 mod tests {
     use super::*;
     use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
+    use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
 
     fn codec(mime: &str, fmtp: &str, pt: u8) -> RTCRtpCodecParameters {
         RTCRtpCodecParameters {
@@ -646,6 +716,8 @@ mod tests {
             resync: false,
         };
         let mut p = rtp::Packet::default();
+        p.header.version = 2;
+        p.payload = bytes::Bytes::from_static(&[1, 2, 3, 4, 5]);
         p.header.ssrc = 1;
         p.header.payload_type = 120;
         p.header.sequence_number = 10;
@@ -660,6 +732,12 @@ mod tests {
         let out = sub.rewrite(p.clone()).expect("negotiated");
         assert_eq!((out.header.ssrc, out.header.payload_type), (777, 96));
         assert_eq!(out.header.get_extension_ids(), vec![5]);
+        assert_eq!(out.header.get_extension(5).as_deref(), Some(&[0x10][..]));
+        // It must still encode to exactly the size it claims (SRTP relies on that).
+        let wire = out.marshal().expect("marshal");
+        assert_eq!(wire.len(), out.marshal_size());
+        let back = rtp::Packet::unmarshal(&mut wire.clone()).expect("unmarshal");
+        assert_eq!(back.payload, p.payload);
         assert_eq!(out.header.sequence_number, 10);
         // A pause then resumes at seq 50: the leg continues at 11.
         sub.resync = true;
