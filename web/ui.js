@@ -172,10 +172,10 @@ export function toast(message, kind = 'info') {
 }
 
 /** Ask for confirmation in a modal dialog. Resolves true when confirmed. */
-export function confirmDialog({ title, message, confirmLabel, danger = false }) {
+export function confirmDialog({ title, message, confirmLabel, cancelLabel, danger = false }) {
   return new Promise((resolve) => {
     const ok = h('button', { type: 'button', class: danger ? 'btn btn-danger' : 'btn btn-primary', testid: 'confirm-ok' }, confirmLabel || t('common.confirm'));
-    const cancel = h('button', { type: 'button', class: 'btn', testid: 'confirm-cancel' }, t('common.cancel'));
+    const cancel = h('button', { type: 'button', class: 'btn', testid: 'confirm-cancel' }, cancelLabel || t('common.cancel'));
     const titleId = uid('dlg');
     const dialog = h('dialog', { class: 'dialog', testid: 'confirm-dialog', 'aria-labelledby': titleId },
       h('h2', { id: titleId, class: 'dialog-title' }, title),
@@ -196,10 +196,10 @@ export function confirmDialog({ title, message, confirmLabel, danger = false }) 
 }
 
 /** A modal dialog holding arbitrary content; returns { dialog, close }. */
-export function openDialog({ title, body, testid }) {
+export function openDialog({ title, body, testid, className }) {
   const titleId = uid('dlg');
   const closeBtn = h('button', { type: 'button', class: 'icon-btn dialog-close', 'aria-label': t('common.close'), testid: 'dialog-close' }, '×');
-  const dialog = h('dialog', { class: 'dialog', testid, 'aria-labelledby': titleId },
+  const dialog = h('dialog', { class: ['dialog', className], testid, 'aria-labelledby': titleId },
     h('div', { class: 'dialog-head' }, h('h2', { id: titleId, class: 'dialog-title' }, title), closeBtn),
     body,
   );

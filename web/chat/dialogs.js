@@ -8,16 +8,22 @@ import { navigate } from '../router.js';
 import { field, selectField, errorBox, onSubmit, openDialog, avatar, loading, confirmDialog, runAction, toast, messageOf, formatDateTime } from '../ui.js';
 import { chat, loadPeople, upsertChannel, isWsAdmin, myId, personName, channelPath, loadChannelMembers } from './store.js';
 
-/** A searchable list of workspace members with checkboxes. */
-export function peoplePicker({ exclude = [], testid = 'people-picker', label = t('chat.people'), onChange } = {}) {
+/**
+ * A searchable list of workspace members with checkboxes. `initial`: ids
+ * selected from the start (people no longer in the workspace are dropped).
+ */
+export function peoplePicker({ exclude = [], initial = [], testid = 'people-picker', label = t('chat.people'), hint, onChange } = {}) {
   const skip = new Set([myId(), ...exclude]);
   const selected = new Map();
   const searchId = uid('ppl');
   const search = h('input', { id: searchId, type: 'search', class: 'people-search', testid: 'people-search', placeholder: t('chat.searchPeople'), autocomplete: 'off' });
   const chips = h('div', { class: 'people-chips', 'aria-live': 'polite' });
   const list = h('ul', { class: 'people-list', testid: `${testid}-list`, 'aria-label': label });
+  const hintId = hint ? `${searchId}-hint` : null;
+  if (hintId) search.setAttribute('aria-describedby', hintId);
   const el = h('div', { class: 'people-picker', testid },
     h('label', { for: searchId, class: 'people-label' }, label),
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
     chips, search, list,
   );
   let people = [];
@@ -71,6 +77,11 @@ export function peoplePicker({ exclude = [], testid = 'people-picker', label = t
   replace(list, h('li', {}, loading()));
   loadPeople().then((p) => {
     people = p;
+    for (const id of initial) {
+      const found = p.find((x) => x.id === id);
+      if (found && !skip.has(id)) selected.set(id, found);
+    }
+    if (selected.size) renderChips();
     renderList();
   }).catch((err) => replace(list, h('li', { class: 'form-error' }, messageOf(err))));
   el.selected = () => [...selected.keys()];
