@@ -23,6 +23,7 @@ import { auditPage } from './pages/admin-audit.js';
 import { settingsPage } from './pages/settings.js';
 import { channelPage, searchPage, chatPageChanged, setPageTitle } from './chat/index.js';
 import { meetingPage, meetingPageChanged } from './meeting/index.js';
+import { meetingsPage } from './meeting/schedule.js';
 
 const app = document.getElementById('app');
 
@@ -41,6 +42,7 @@ route('/w/:ws', workspaceHome, { layout: 'frame', access: 'member', nav: 'home' 
 route('/w/:ws/c/:channel', channelPage, { layout: 'frame', access: 'member', nav: 'chat', bleed: true, ownFocus: true });
 route('/w/:ws/c/:channel/t/:thread', channelPage, { layout: 'frame', access: 'member', nav: 'chat', bleed: true, ownFocus: true });
 route('/w/:ws/search', searchPage, { layout: 'frame', access: 'member', nav: 'search' });
+route('/w/:ws/meetings', meetingsPage, { layout: 'frame', access: 'member', nav: 'meetings' });
 route('/w/:ws/admin/members', membersPage, { layout: 'frame', access: 'admin', nav: 'members' });
 route('/w/:ws/admin/teams', teamsPage, { layout: 'frame', access: 'admin', nav: 'teams' });
 route('/w/:ws/admin/invites', invitesPage, { layout: 'frame', access: 'admin', nav: 'invites' });

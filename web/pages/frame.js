@@ -170,6 +170,7 @@ function refreshChrome() {
   if (ws) {
     sections.push(h('section', { class: 'nav-section' },
       link('home', base, t('nav.home'), 'nav-home'),
+      link('meetings', `${base}/meetings`, t('nav.meetings'), 'nav-meetings'),
     ));
     if (isAdminRole(ws.role)) {
       sections.push(h('section', { class: 'nav-section', testid: 'nav-admin', 'aria-labelledby': 'nav-admin-title' },
