@@ -5,9 +5,11 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { post, seg } from '../api.js';
 import { navigate } from '../router.js';
-import { runAction } from '../ui.js';
+import { runAction, formatDateTime } from '../ui.js';
 
 const MEETING_PATH = /^\/m\/([A-Za-z0-9_-]+)\/?$/;
+// The server posts a scheduled meeting as "📹 [title](link) · <start, RFC 3339 UTC>".
+const STARTS_AFTER_LINK = /^\s*·\s*(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))/;
 
 /** The meeting code of a same-origin link to /m/<code>, else null. */
 export function meetingCodeOf(href) {
@@ -32,8 +34,13 @@ export function meetingCards(body) {
   if (!links.length) return [];
   const seen = new Set();
   const cards = [];
+  const times = [];
   for (const a of links) {
     const code = meetingCodeOf(a.getAttribute('href'));
+    // A start time right after the link is shown in the reader's own time zone.
+    const after = a.nextSibling?.nodeType === Node.TEXT_NODE ? STARTS_AFTER_LINK.exec(a.nextSibling.textContent) : null;
+    const startsAt = after && !Number.isNaN(Date.parse(after[1])) ? after[1] : null;
+    if (after) times.push(after[0]);
     if (seen.has(code)) continue;
     seen.add(code);
     const title = a.textContent.trim() || t('meeting.untitled');
@@ -41,12 +48,14 @@ export function meetingCards(body) {
       h('span', { class: 'meeting-card-icon', 'aria-hidden': 'true' }, h('span', { class: 'ic ic-video' })),
       h('span', { class: 'meeting-card-main' },
         h('span', { class: 'meeting-card-kind' }, t('meeting.card.kind')),
-        h('span', { class: 'meeting-card-title', testid: 'meeting-card-title' }, title)),
+        h('span', { class: 'meeting-card-title', testid: 'meeting-card-title' }, title),
+        startsAt ? h('time', { class: 'meeting-card-when', testid: 'meeting-card-when', datetime: startsAt }, formatDateTime(startsAt)) : null),
       h('a', { href: `/m/${seg(code)}`, class: 'btn btn-primary btn-sm meeting-card-join', testid: 'meeting-card-join', 'aria-label': t('meeting.card.joinNamed', { title }) }, t('meeting.card.join')),
     ));
   }
   let rest = body.textContent;
   for (const a of links) rest = rest.replace(a.textContent, '');
+  for (const time of times) rest = rest.replace(time, '');
   const onlyLinks = rest.replace(/[\s\p{Extended_Pictographic}\u200d\ufe0f]/gu, '') === '';
   if (onlyLinks) body.hidden = true;
   return cards;
