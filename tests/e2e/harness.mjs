@@ -146,10 +146,11 @@ export const PHONE = {
 
 /**
  * A browser context whose pages record CSP violations (through an init
- * script, reported back over a binding that survives navigations).
+ * script, reported back over a binding that survives navigations). The time
+ * zone is Europe/Berlin unless `options.timezoneId` says otherwise.
  */
 export async function newContext(browser, options = DESKTOP) {
-  const context = await browser.newContext({ ...options, timezoneId: 'Europe/Berlin' });
+  const context = await browser.newContext({ timezoneId: 'Europe/Berlin', ...options });
   context.setDefaultTimeout(15_000);
   context.cspViolations = [];
   await context.exposeBinding('__conveneCspViolation', ({ page }, v) => {
