@@ -168,7 +168,7 @@ const QUIET_WAIT: Duration = Duration::from_secs(30);
 /// Wait (bounded) until little but the server and the load generator runs on the two
 /// cores: the machine may be shared, and a step measured beside a compiler measures
 /// the compiler. Returns how long it waited.
-async fn wait_for_quiet(server_pid: u32) -> Duration {
+pub async fn wait_for_quiet(server_pid: u32) -> Duration {
     let started = Instant::now();
     loop {
         let (g0, s0, b0) = (

@@ -1,6 +1,7 @@
 //! convene-bench: load benchmarks for Convene.
 //!
-//! `cargo run --release -p convene-bench -- chat` runs the chat benchmark (see
+//! `cargo run --release -p convene-bench -- chat` runs the chat benchmark and
+//! `cargo run --release -p convene-bench -- sfu` the SFU benchmark against Janus (see
 //! `bench/README.md` and `docs/BENCHMARKS.md`).
 
 use clap::{Parser, Subcommand};
@@ -13,6 +14,7 @@ mod fleet;
 mod hist;
 mod http;
 mod servers;
+mod sfu;
 mod sys;
 
 #[derive(Parser)]
@@ -26,6 +28,9 @@ struct Cli {
 enum Command {
     /// Chat: the same load against a bare tokio-tungstenite broadcaster and Convene.
     Chat(chat::ChatArgs),
+    /// SFU: the same synthetic video load through Janus's videoroom and Convene, in a
+    /// network namespace of its own (needs root and Debian's `janus`).
+    Sfu(sfu::SfuArgs),
     /// The bare broadcast server (started by `chat`, pinned to a core).
     #[command(hide = true)]
     BareServer {
@@ -37,6 +42,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Chat(args) => chat::main(args),
+        Command::Sfu(args) => sfu::main(args),
         Command::BareServer { listen } => bare::main(&listen),
     }
 }

@@ -78,12 +78,26 @@ impl Server {
         log: PathBuf,
         first_run: bool,
     ) -> anyhow::Result<Server> {
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", SERVER_CORE])
-            .arg(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        Self::start_convene_with(bin, data_dir, log, first_run, &[], "127.0.0.1", None).await
+    }
+
+    /// As [`Server::start_convene`], listening on `ip`, with more `CONVENE_*` settings in
+    /// `env`, inside network namespace `netns` if given.
+    pub async fn start_convene_with(
+        bin: &Path,
+        data_dir: &Path,
+        log: PathBuf,
+        first_run: bool,
+        env: &[(&str, &str)],
+        ip: &str,
+        netns: Option<&str>,
+    ) -> anyhow::Result<Server> {
+        let mut cmd = pinned(netns);
+        cmd.arg(bin)
+            .args(["serve", "--listen", &format!("{ip}:0"), "--data-dir"])
             .arg(data_dir)
-            .envs(CONVENE_ENV.iter().copied());
+            .envs(CONVENE_ENV.iter().copied())
+            .envs(env.iter().copied());
         let (child, mut lines) = spawn(cmd, &log)?;
         let line = next_line(&mut lines, &log).await?;
         let addr = line
@@ -123,11 +137,26 @@ impl Server {
     }
 }
 
+/// `taskset -c <server core>`, run inside network namespace `netns` if given.
+pub fn pinned(netns: Option<&str>) -> Command {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "taskset"]);
+            c
+        }
+        None => Command::new("taskset"),
+    };
+    cmd.args(["-c", SERVER_CORE]);
+    cmd
+}
+
 type Lines = tokio::io::Lines<BufReader<ChildStdout>>;
 
 fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<(Child, Lines)> {
     let err = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     cmd.env_remove("BENCH_LOADGEN_PINNED")
+        .env_remove("BENCH_SFU_INNER")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(err)
