@@ -127,45 +127,102 @@ async fn next_seq(tx: &mut Tx, channel: ChannelId, now: i64, is_message: bool) -
     Ok(seq)
 }
 
-/// Write a batch in one transaction. The outer error fails the whole batch (the
-/// database); an inner error concerns one message only.
+/// Rows per multi-row INSERT (13 parameters each, well under both databases' limits).
+const INSERT_CHUNK: usize = 128;
+
+/// Earlier messages of this batch's senders with these idempotency keys.
+async fn existing_keys(
+    tx: &mut Tx,
+    batch: &[&NewMessage],
+) -> AppResult<HashMap<(Option<UserId>, String), (MessageId, i64, i64, ChannelId)>> {
+    let keys: Vec<&str> = batch
+        .iter()
+        .filter_map(|m| m.client_key.as_deref())
+        .collect();
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT sender_id, client_key, id, seq, created_at, channel_id FROM messages WHERE client_key IN ({})",
+            placeholders(1, chunk.len())
+        );
+        type Row = (Option<UserId>, String, MessageId, i64, i64, ChannelId);
+        let rows: Vec<Row> = tx!(tx, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            q.fetch_all(&mut *c).await
+        })?;
+        for (sender, key, id, seq, created_at, channel) in rows {
+            found.insert((sender, key), (id, seq, created_at, channel));
+        }
+    }
+    Ok(found)
+}
+
+/// Reserve `count` sequence numbers in each channel with one statement; returns each
+/// channel's new `last_seq` (the reserved numbers end there).
+async fn reserve_seqs(
+    tx: &mut Tx,
+    counts: &[(ChannelId, i64)],
+    now: i64,
+) -> AppResult<HashMap<ChannelId, i64>> {
+    let mut last = HashMap::new();
+    for chunk in counts.chunks(200) {
+        let mut cases = String::new();
+        for i in 0..chunk.len() {
+            cases.push_str(&format!(" WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i));
+        }
+        let sql = format!(
+            "UPDATE channels SET last_seq = last_seq + CASE id{cases} ELSE 0 END, last_message_at = $1
+             WHERE id IN ({}) RETURNING id, last_seq",
+            placeholders(2 + 2 * chunk.len(), chunk.len())
+        );
+        let rows: Vec<(ChannelId, i64)> = tx!(tx, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
+            for (channel, n) in chunk {
+                q = q.bind(*channel).bind(*n);
+            }
+            for (channel, _) in chunk {
+                q = q.bind(*channel);
+            }
+            q.fetch_all(&mut *c).await
+        })?;
+        if rows.len() != chunk.len() {
+            return Err(AppError::not_found("channel"));
+        }
+        last.extend(rows);
+    }
+    Ok(last)
+}
+
+/// Write a batch in one transaction: one lookup of idempotency keys, one sequence
+/// reservation for all top-level messages, multi-row inserts (SQLite runs every
+/// statement on its one writer thread, so statements per batch, not per message, set the
+/// pace). The outer error fails the whole batch (the database); an inner error concerns
+/// one message only.
 async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppResult<Written>>> {
     let mut tx = store.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
-    // Idempotency keys seen earlier in this batch, with their channel.
-    let mut keys: HashMap<(Option<UserId>, String), (ChannelId, Written)> = HashMap::new();
+    let now = now_ms();
     let reused = || {
         AppError::Conflict(
             "this client_key was already used for a message in another channel".into(),
         )
     };
-    for m in batch {
-        let now = now_ms();
-        if let Some(key) = &m.client_key {
-            if let Some((channel, w)) = keys.get(&(m.sender, key.clone())) {
-                out.push(if *channel == m.channel {
+    let earlier = existing_keys(&mut tx, batch).await?;
+    let mut out: Vec<Option<AppResult<Written>>> = (0..batch.len()).map(|_| None).collect();
+    // Retries inside this batch: (index, index of the first with that key).
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    let mut first_with_key: HashMap<(Option<UserId>, &str), usize> = HashMap::new();
+    let mut fresh: Vec<usize> = Vec::new();
+    for (i, m) in batch.iter().enumerate() {
+        if let Some(key) = m.client_key.as_deref() {
+            if let Some((id, seq, created_at, channel)) = earlier.get(&(m.sender, key.to_owned())) {
+                out[i] = Some(if *channel == m.channel {
                     Ok(Written {
-                        created: false,
-                        ..w.clone()
-                    })
-                } else {
-                    Err(reused())
-                });
-                continue;
-            }
-            let existing: Option<(MessageId, i64, i64, ChannelId)> = tx!(&mut tx, c => sqlx::query_as(
-                "SELECT id, seq, created_at, channel_id FROM messages WHERE sender_id = $1 AND client_key = $2"
-            )
-            .bind(m.sender)
-            .bind(key)
-            .fetch_optional(&mut *c)
-            .await)?;
-            if let Some((id, seq, created_at, channel)) = existing {
-                out.push(if channel == m.channel {
-                    Ok(Written {
-                        id,
-                        seq,
-                        created_at,
+                        id: *id,
+                        seq: *seq,
+                        created_at: *created_at,
                         created: false,
                         root_version: None,
                     })
@@ -174,29 +231,95 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
                 });
                 continue;
             }
+            if let Some(first) = first_with_key.get(&(m.sender, key)) {
+                repeats.push((i, *first));
+                continue;
+            }
+            first_with_key.insert((m.sender, key), i);
         }
-        let id = MessageId::new();
-        let seq = next_seq(&mut tx, m.channel, now, m.thread_root.is_none()).await?;
-        tx!(&mut tx, c => sqlx::query(
+        fresh.push(i);
+    }
+
+    // Sequence numbers: top-level messages in one reservation, in batch order per
+    // channel; thread replies one by one (they also bump their root's version).
+    let mut counts: Vec<(ChannelId, i64)> = Vec::new();
+    for &i in fresh.iter().filter(|&&i| batch[i].thread_root.is_none()) {
+        match counts.iter_mut().find(|(c, _)| *c == batch[i].channel) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((batch[i].channel, 1)),
+        }
+    }
+    let last = reserve_seqs(&mut tx, &counts, now).await?;
+    let mut next: HashMap<ChannelId, i64> = counts
+        .iter()
+        .map(|(c, n)| (*c, last.get(c).copied().unwrap_or(0) - n + 1))
+        .collect();
+    let mut rows: Vec<(usize, MessageId, i64)> = Vec::with_capacity(fresh.len());
+    for &i in &fresh {
+        let m = batch[i];
+        let seq = if m.thread_root.is_none() {
+            let n = next.entry(m.channel).or_insert(0);
+            *n += 1;
+            *n - 1
+        } else {
+            next_seq(&mut tx, m.channel, now, false).await?
+        };
+        rows.push((i, MessageId::new(), seq));
+    }
+
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let b = r * 13;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12,
+                    b + 13
+                )
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO messages (id, channel_id, seq, version_seq, sender_id, bot_name, body, html, thread_root_id,
-                quote_id, mention_all, ack_required, client_key, created_at)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        )
-        .bind(id)
-        .bind(m.channel)
-        .bind(seq)
-        .bind(m.sender)
-        .bind(&m.bot_name)
-        .bind(&m.body)
-        .bind(&m.html)
-        .bind(m.thread_root)
-        .bind(m.quote)
-        .bind(m.mention_all)
-        .bind(m.ack_required)
-        .bind(&m.client_key)
-        .bind(now)
-        .execute(&mut *c)
-        .await.map(|r| r.rows_affected()))?;
+                quote_id, mention_all, ack_required, client_key, created_at) VALUES {}",
+            values.join(", ")
+        );
+        tx!(&mut tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (i, id, seq) in chunk {
+                let m = batch[*i];
+                q = q
+                    .bind(*id)
+                    .bind(m.channel)
+                    .bind(*seq)
+                    .bind(m.sender)
+                    .bind(&m.bot_name)
+                    .bind(&m.body)
+                    .bind(&m.html)
+                    .bind(m.thread_root)
+                    .bind(m.quote)
+                    .bind(m.mention_all)
+                    .bind(m.ack_required)
+                    .bind(&m.client_key)
+                    .bind(now);
+            }
+            q.execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+
+    for &(i, id, seq) in &rows {
+        let m = batch[i];
         for user in &m.mentions {
             tx!(&mut tx, c => sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(id)
@@ -241,18 +364,31 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
             })?;
             root_version = Some((root, version));
         }
-        let written = Written {
+        out[i] = Some(Ok(Written {
             id,
             seq,
             created_at: now,
             created: true,
             root_version,
-        };
-        if let Some(key) = &m.client_key {
-            keys.insert((m.sender, key.clone()), (m.channel, written.clone()));
-        }
-        out.push(Ok(written));
+        }));
     }
     tx.commit().await?;
-    Ok(out)
+    for (i, first) in repeats {
+        out[i] = Some(match &out[first] {
+            Some(Ok(w)) if batch[first].channel == batch[i].channel => Ok(Written {
+                created: false,
+                ..w.clone()
+            }),
+            Some(Ok(_)) => Err(reused()),
+            _ => Err(AppError::Internal(anyhow::anyhow!(
+                "first send of a key has no result"
+            ))),
+        });
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("message not written"))))
+        })
+        .collect())
 }

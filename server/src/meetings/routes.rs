@@ -22,6 +22,8 @@ use crate::{AppState, db, tx};
 
 /// Longest meeting title, in characters.
 const MAX_TITLE: usize = 200;
+/// Instant meetings stay in the list this long after they were started.
+const INSTANT_LISTED_MS: i64 = 24 * 3600 * 1000;
 /// Most invitees or co-hosts of one meeting.
 const MAX_PEOPLE: usize = 500;
 
@@ -260,8 +262,8 @@ pub async fn create(
     ))
 }
 
-/// Meetings of a workspace I host, co-host or am invited to that have not ended,
-/// scheduled ones by start time.
+/// Meetings of a workspace I host, co-host or am invited to that have not ended:
+/// scheduled ones until their planned end, instant ones for a day; by start time.
 #[utoipa::path(get, path = "/api/workspaces/{id}/meetings", tag = "meetings", operation_id = "listMeetings",
     params(("id" = String, Path, description = "workspace id")), security(("bearer" = [])),
     responses((status = 200, body = MeetingList), (status = 404, body = ErrorBody)))]
@@ -273,7 +275,9 @@ pub async fn list(
 ) -> AppResult<Json<MeetingList>> {
     member_role(&state.store, ws, me.user_id).await?;
     let rows: Vec<MeetingRow> = db!(state.store.read(), c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM meetings m WHERE m.workspace_id = $1 AND m.ended_at IS NULL AND (
+        "SELECT {COLUMNS} FROM meetings m WHERE m.workspace_id = $1 AND m.ended_at IS NULL
+         AND CASE WHEN m.starts_at IS NULL THEN m.created_at > $3
+                  ELSE m.starts_at + COALESCE(m.duration_min, 60) * 60000 > $4 END AND (
             m.created_by = $2
             OR EXISTS (SELECT 1 FROM meeting_hosts h WHERE h.meeting_id = m.id AND h.user_id = $2)
             OR EXISTS (SELECT 1 FROM meeting_invitees i WHERE i.meeting_id = m.id AND i.user_id = $2))
@@ -281,6 +285,8 @@ pub async fn list(
     )))
     .bind(ws)
     .bind(me.user_id)
+    .bind(now_ms() - INSTANT_LISTED_MS)
+    .bind(now_ms())
     .fetch_all(c)
     .await)?;
     let mut meetings = Vec::with_capacity(rows.len());
