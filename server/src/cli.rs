@@ -35,6 +35,9 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Check the configuration against what it points at (database, data directory,
+    /// media port, TURN, public URL, clock); exits non-zero when something is wrong.
+    Doctor,
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),

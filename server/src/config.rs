@@ -253,7 +253,7 @@ impl Config {
 }
 
 /// Hide the password in `scheme://user:password@host/...`.
-fn redact_url_password(url: &str) -> String {
+pub fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

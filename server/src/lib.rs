@@ -13,6 +13,7 @@
 //! - [`http`]: cross-cutting HTTP pieces (extractors, health, middleware).
 //! - [`web`]: the embedded web client and the OpenAPI document.
 //! - [`cli`]: the `admin` subcommands.
+//! - [`doctor`]: `convene doctor`, checks of a configuration against what it points at.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod http;
 pub mod meetings;

@@ -46,7 +46,15 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref(), &cli.overrides)?;
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides) {
+        Ok(config) => config,
+        // The doctor reports a configuration that does not load like any other finding.
+        Err(e) if matches!(cli.command, Command::Doctor) => {
+            print!("{}", convene::doctor::config_error(&e).render());
+            std::process::exit(1);
+        }
+        Err(e) => return Err(e),
+    };
     init_tracing(&config.log_format);
     match cli.command {
         Command::Serve => {
@@ -72,6 +80,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Config => {
             print!("{}", config.redacted_toml()?);
+            Ok(())
+        }
+        Command::Doctor => {
+            let report = convene::doctor::run(&config).await;
+            print!("{}", report.render());
+            if report.failed() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Admin(cmd) => cli::admin(config, cmd).await,

@@ -35,3 +35,4 @@ mod chat_webhooks;
 mod meeting_support;
 mod meetings;
 mod multinode;
+mod operations;
