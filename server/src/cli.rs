@@ -84,10 +84,17 @@ pub enum AdminCommand {
         #[arg(long)]
         user: String,
     },
+    /// Backup, restore and workspace export.
+    #[command(flatten)]
+    Data(crate::ops::DataCommand),
 }
 
 /// Run an admin command against the configured database.
 pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::Data(command) = command {
+        // These work on the data directory directly, without starting the app.
+        return crate::ops::run(&config, command).await;
+    }
     let app = App::build(config, "http://127.0.0.1").await?;
     let state = app.state;
     let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
@@ -168,6 +175,8 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 .map_err(fail)?;
             println!("reactivated {}", row.username);
         }
+        // Handled before the app was built.
+        AdminCommand::Data(_) => {}
     }
     state.store.close().await;
     Ok(())

@@ -37,6 +37,7 @@ pub mod doctor;
 pub mod error;
 pub mod http;
 pub mod meetings;
+pub mod ops;
 pub mod orgs;
 pub mod realtime;
 pub mod store;

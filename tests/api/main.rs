@@ -32,6 +32,7 @@ mod chat_search;
 mod chat_status;
 mod chat_support;
 mod chat_webhooks;
+mod data_ops;
 mod meeting_support;
 mod meetings;
 mod multinode;
