@@ -209,23 +209,10 @@ impl Router {
         let mut tick = tokio::time::interval(TICK);
         loop {
             let deadline = self.next_deadline();
+            // Commands and timers first: a busy socket must not starve joins, DTLS
+            // retransmits or RTCP reports.
             tokio::select! {
                 biased;
-                received = socket.recv_from(&mut buf) => {
-                    match received {
-                        Ok((n, from)) => {
-                            self.datagram(&buf[..n], from, Instant::now());
-                            // Drain what else is waiting before looking at timers.
-                            for _ in 0..64 {
-                                match socket.try_recv_from(&mut buf) {
-                                    Ok((n, from)) => self.datagram(&buf[..n], from, Instant::now()),
-                                    Err(_) => break,
-                                }
-                            }
-                        }
-                        Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
-                    }
-                }
                 command = commands.recv() => {
                     let Some(command) = command else { break };
                     self.command(command);
@@ -235,6 +222,21 @@ impl Router {
                 }
                 _ = tick.tick() => {
                     self.tick(Instant::now());
+                }
+                received = socket.recv_from(&mut buf) => {
+                    match received {
+                        Ok((n, from)) => {
+                            self.datagram(&buf[..n], from, Instant::now());
+                            // Drain what else is waiting, then look at the timers again.
+                            for _ in 0..64 {
+                                match socket.try_recv_from(&mut buf) {
+                                    Ok((n, from)) => self.datagram(&buf[..n], from, Instant::now()),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
+                    }
                 }
             }
             self.offer_where_needed();
