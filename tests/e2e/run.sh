@@ -12,7 +12,7 @@ if [ -n "${CONVENE_BIN:-}" ]; then
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   npm ci --no-audit --no-fund
 fi
 

@@ -116,10 +116,11 @@ export function mountChannels(section, wsId) {
         testid: 'channel-item',
         dataset: { channelId: c.id, kind: c.kind, unread: String(c.unread_count), mentions: String(c.mention_count) },
         'aria-current': active ? 'page' : null,
-        'aria-label': labelParts.join(', '),
       },
       icon,
       h('span', { class: 'chan-name' }, channelTitle(c)),
+      // Counts for screen readers after the visible name (an aria-label would not match the visible text).
+      labelParts.length > 1 ? h('span', { class: 'visually-hidden' }, `, ${labelParts.slice(1).join(', ')}`) : null,
       c.notify === 'mute' ? h('span', { class: 'ic ic-mute chan-muted', 'aria-hidden': 'true', title: t('chat.notify.mute') }) : null,
       mention ? h('span', { class: 'chan-badge chan-badge-mention', testid: 'channel-mention', 'aria-hidden': 'true' }, `@${c.mention_count > 99 ? '99+' : c.mention_count}`) : null,
       unread && !mention ? h('span', { class: 'chan-badge', testid: 'channel-unread', 'aria-hidden': 'true' }, c.unread_count > 99 ? '99+' : String(c.unread_count)) : null,

@@ -158,7 +158,8 @@ function refreshChrome() {
   // User button
   const user = state.user;
   replace(f.userBtn, avatar(user, 'sm'), h('span', { class: 'user-name' }, user?.display_name || user?.username || ''));
-  f.userBtn.setAttribute('aria-label', t('frame.userMenu', { name: user?.display_name || '' }));
+  // The name comes from the visible text (no aria-label that would differ from it); the title says what it opens.
+  f.userBtn.title = t('frame.userMenu', { name: user?.display_name || '' });
 
   // Sidebar links
   const base = f.wsId ? `/w/${encodeURIComponent(f.wsId)}` : null;
