@@ -7,6 +7,7 @@
 
 import { h, replace } from './dom.js';
 import { t, onLangChange } from './i18n.js';
+import './theme.js'; // applies the colour theme before the first render
 import { route, match, navigate, reload, onNavigate, startRouter } from './router.js';
 import { realtime } from './realtime.js';
 import { state, events, restore, loadMe, workspaceSummary, isAdminRole, rememberWorkspace, defaultWorkspaceId } from './session.js';

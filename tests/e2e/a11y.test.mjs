@@ -97,15 +97,17 @@ describe('accessibility (axe-core)', () => {
     await say(owner.token, 'Morning! The **new onboarding flow** is ready for review.');
     await say(member.token, 'Looks great. Two notes:\n- the empty state needs a hint\n- `Save` should be the primary button');
     s.lastMessage = await say(owner.token, 'Thanks — I will update the mockups before Thursday.');
-    // The member reads the channel, so the owner's last message shows "All read".
-    if (s.lastMessage?.seq != null) {
-      await api(server, 'POST', `/api/channels/${ch}/read`, { token: member.token, body: { seq: s.lastMessage.seq } }).catch(() => {});
-    }
     await api(server, 'POST', `/api/workspaces/${ws}/invites`, { token: owner.token, body: { email: 'new.hire@example.com' } });
     const meeting = await api(server, 'POST', `/api/workspaces/${ws}/meetings`, {
       token: owner.token, body: { channel_id: channel.id, title: 'Design sync' },
     });
     s.meetingCode = meeting.code;
+    // The newest message of the channel (the meeting card).
+    const last = (await api(server, 'GET', `/api/channels/${ch}/messages?limit=1`, { token: owner.token }))?.messages?.[0] ?? s.lastMessage;
+    // The member reads the channel, so the owner's messages show "All read".
+    if (last?.seq != null) {
+      await api(server, 'POST', `/api/channels/${ch}/read`, { token: member.token, body: { seq: last.seq } }).catch(() => {});
+    }
   });
 
   after(async () => {
@@ -147,6 +149,7 @@ describe('accessibility (axe-core)', () => {
       for (const [name, path, ready] of pages) {
         await page.goto(`${server.url}${path}`);
         await tid(page, ready).first().waitFor();
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme, `${name}: theme follows the system`);
         if (name === 'channel') {
           await page.getByText('update the mockups').waitFor();
           await tid(page, 'message-receipt').first().waitFor().catch(() => {});
@@ -161,6 +164,32 @@ describe('accessibility (axe-core)', () => {
     assert.deepEqual(found, [], `axe found serious or critical violations:\n${found.join('\n')}`);
     assert.deepEqual(watcher.problems(), []);
     assert.deepEqual(page.context().cspViolations, []);
+  });
+
+  it('the theme picker on the profile page switches light / dark / system and remembers it on this device', async () => {
+    const { page } = await openPage('theme', { ...DESKTOP, colorScheme: 'light' });
+    await signInThroughPage(page, server, s.wsId, { login: MEMBER.username, password: MEMBER.password });
+    const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(await theme(), 'light');
+    const lightBg = await bg();
+    await page.goto(`${server.url}/profile`);
+    const picker = tid(page, 'profile-theme');
+    assert.equal(await picker.inputValue(), 'system');
+    await picker.selectOption('dark');
+    assert.equal(await theme(), 'dark');
+    assert.notEqual(await bg(), lightBg, 'the dark palette applies');
+    await page.reload();
+    assert.equal(await theme(), 'dark', 'the choice survives a reload');
+    assert.equal(await tid(page, 'profile-theme').inputValue(), 'dark');
+    // 'system' follows prefers-color-scheme again, live.
+    await tid(page, 'profile-theme').selectOption('system');
+    assert.equal(await theme(), 'light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    assert.equal(await page.evaluate(() => localStorage.getItem('convene.theme')), null);
+    await tid(page, 'profile-theme').selectOption('light');
+    assert.equal(await theme(), 'light', 'an explicit choice wins over the system');
   });
 
   it('the channel page in Chinese and at phone width has no serious or critical violations', async () => {

@@ -8,6 +8,7 @@ import {
   confirmDialog, toast, timeEl, messageOf,
 } from '../ui.js';
 import { state, setUser, signOut, localTimeZone } from '../session.js';
+import { THEMES, theme, setTheme } from '../theme.js';
 
 const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const AVATAR_MAX_BYTES = 5 * 1024 * 1024;
@@ -19,7 +20,21 @@ export function profilePage() {
     pageHeader(t('profile.title'), t('profile.subtitle')),
     avatarCard(),
     profileCard(),
+    appearanceCard(),
     passwordCard(),
+  );
+}
+
+/** Light, dark or as the system says: this device only, applied at once. */
+function appearanceCard() {
+  const select = selectField({
+    label: t('theme.label'), name: 'theme', testid: 'profile-theme', value: theme(),
+    options: THEMES.map((v) => ({ value: v, label: t(`theme.${v}`) })), hint: t('theme.hint'),
+  });
+  select.input.addEventListener('change', () => setTheme(select.input.value));
+  return h('section', { class: 'card', 'aria-labelledby': 'appearance-card-title', testid: 'appearance-card' },
+    h('h2', { class: 'card-title', id: 'appearance-card-title' }, t('theme.title')),
+    h('div', { class: 'form' }, select),
   );
 }
 
