@@ -277,6 +277,7 @@ const en = {
   'audit.none': 'Nothing recorded yet',
   'audit.noMatch': 'No entries for this action',
   'audit.older': 'Show older entries',
+  'audit.downloadCsv': 'Download CSV',
 
   'settings.title': 'Workspace settings',
   'settings.subtitle': 'Name and who may join.',
@@ -1022,6 +1023,7 @@ const zhCN = {
   'audit.none': '暂无记录',
   'audit.noMatch': '该操作没有记录',
   'audit.older': '显示更早的记录',
+  'audit.downloadCsv': '下载 CSV',
 
   'settings.title': '工作区设置',
   'settings.subtitle': '名称以及谁可以加入。',

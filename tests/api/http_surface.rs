@@ -51,6 +51,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/workspaces/{ws}/teams/{team}/members/{user}"),
     ("delete", "/api/workspaces/{ws}/teams/{team}/members/{user}"),
     ("get", "/api/workspaces/{ws}/audit"),
+    ("get", "/api/workspaces/{ws}/audit.csv"),
     // Chat (tested in chat_*.rs).
     ("get", "/api/workspaces/{ws}/channels"),
     ("post", "/api/workspaces/{ws}/channels"),

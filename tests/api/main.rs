@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin_reports;
 mod audit;
 mod auth;
 mod authz;

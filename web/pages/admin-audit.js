@@ -2,7 +2,7 @@
 
 import { h, replace, uid } from '../dom.js';
 import { t } from '../i18n.js';
-import { get, seg } from '../api.js';
+import { get, api, seg } from '../api.js';
 import { pageHeader, loading, emptyState, messageOf, timeEl, runAction } from '../ui.js';
 
 const PAGE = 50;
@@ -36,6 +36,7 @@ export function auditPage(ctx) {
   const base = `/api/workspaces/${seg(wsId)}/audit`;
   const host = h('div', { class: 'table-wrap', testid: 'audit-log' }, loading());
   const more = h('button', { type: 'button', class: 'btn', testid: 'audit-more', hidden: true }, t('audit.older'));
+  const download = h('button', { type: 'button', class: 'btn', testid: 'audit-download' }, t('audit.downloadCsv'));
   const filterId = uid('action');
   const actions = new Set();
   const datalist = h('datalist', { id: `${filterId}-list` });
@@ -74,6 +75,20 @@ export function auditPage(ctx) {
     const seen = new Set(entries.map((e) => e.id));
     entries = entries.concat(page.filter((e) => !seen.has(e.id)));
     render(page.length === PAGE);
+  }));
+
+  // The token lives in memory, so the file is fetched with it and handed over as a blob.
+  download.addEventListener('click', () => runAction(download, async () => {
+    const params = new URLSearchParams();
+    const action = filter.value.trim();
+    if (action) params.set('action', action);
+    const blob = await api('GET', `${base}.csv?${params}`, { as: 'blob' });
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: `audit-${new Date().toISOString().slice(0, 10)}.csv`, hidden: true });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
   }));
 
   filter.addEventListener('input', () => {
@@ -122,6 +137,7 @@ export function auditPage(ctx) {
     h('div', { class: 'toolbar' },
       h('label', { for: filterId, class: 'toolbar-label' }, t('audit.filter')),
       filter, datalist,
+      download,
     ),
     host,
     h('div', { class: 'center' }, more),

@@ -126,11 +126,143 @@ pub struct AuditQuery {
     pub actor: Option<UserId>,
     /// Only this action, or actions starting with it when it ends in `.` (e.g. `member.`).
     pub action: Option<String>,
+    /// Only events at or after this time: a UTC date (`2026-01-31`) or an RFC 3339 time.
+    pub from: Option<String>,
+    /// Only events up to this time: a UTC date (the whole day counts) or an RFC 3339 time (exclusive).
+    pub to: Option<String>,
     /// Only events older than this entry id (paging).
     pub before: Option<AuditId>,
     /// At most this many entries (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+}
+
+/// Filters for the CSV export: the JSON route's, without paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportQuery {
+    /// Only events by this user.
+    pub actor: Option<UserId>,
+    /// Only this action, or actions starting with it when it ends in `.` (e.g. `member.`).
+    pub action: Option<String>,
+    /// Only events at or after this time: a UTC date (`2026-01-31`) or an RFC 3339 time.
+    pub from: Option<String>,
+    /// Only events up to this time: a UTC date (the whole day counts) or an RFC 3339 time (exclusive).
+    pub to: Option<String>,
+}
+
+/// Validated filters, shared by the JSON list and the CSV export.
+struct Filters {
+    actor: Option<UserId>,
+    exact: Option<String>,
+    prefix: Option<String>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+}
+
+/// Milliseconds for a bound given as a UTC date or an RFC 3339 time. A date as an
+/// upper bound means the end of that day.
+fn parse_bound(raw: &str, name: &str, upper: bool) -> AppResult<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let bad = || {
+        AppError::Validation(format!(
+            "{name} must be a date (YYYY-MM-DD) or an RFC 3339 time"
+        ))
+    };
+    let raw = raw.trim();
+    if raw.len() > 40 {
+        return Err(bad());
+    }
+    let t = if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
+        t
+    } else {
+        let d = time::Date::parse(
+            raw,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| bad())?;
+        let d = if upper {
+            d.next_day().ok_or_else(bad)?
+        } else {
+            d
+        };
+        d.midnight().assume_utc()
+    };
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| bad())
+}
+
+fn filters(
+    actor: Option<UserId>,
+    action: Option<String>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> AppResult<Filters> {
+    let action = action.unwrap_or_default();
+    if action.len() > 100 {
+        return Err(AppError::Validation("action filter is too long".into()));
+    }
+    let (exact, prefix) = if action.is_empty() {
+        (None, None)
+    } else if action.ends_with('.') {
+        (None, Some(format!("{action}%")))
+    } else {
+        (Some(action), None)
+    };
+    let from_ms = from.map(|f| parse_bound(f, "from", false)).transpose()?;
+    let to_ms = to.map(|t| parse_bound(t, "to", true)).transpose()?;
+    Ok(Filters {
+        actor,
+        exact,
+        prefix,
+        from_ms,
+        to_ms,
+    })
+}
+
+/// One page of entries matching `f`, newest first.
+async fn fetch(
+    store: &Store,
+    ws: WorkspaceId,
+    f: &Filters,
+    before: Option<AuditId>,
+    limit: i64,
+) -> AppResult<Vec<AuditEntry>> {
+    let rows: Vec<Row> = db!(store.read(), c => sqlx::query_as(
+        "SELECT a.id, a.actor_id, u.display_name AS actor_name, a.action, a.target_type, a.target_id, a.detail, a.ip, a.created_at
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+         WHERE a.workspace_id = $1
+           AND ($2 IS NULL OR a.actor_id = $2)
+           AND ($3 IS NULL OR a.action = $3)
+           AND ($4 IS NULL OR a.action LIKE $4)
+           AND ($5 IS NULL OR a.id < $5)
+           AND ($6 IS NULL OR a.created_at >= $6)
+           AND ($7 IS NULL OR a.created_at < $7)
+         ORDER BY a.id DESC LIMIT $8"
+    )
+    .bind(ws)
+    .bind(f.actor)
+    .bind(&f.exact)
+    .bind(&f.prefix)
+    .bind(before)
+    .bind(f.from_ms)
+    .bind(f.to_ms)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.id,
+            actor_id: r.actor_id,
+            actor_name: r.actor_name,
+            action: r.action,
+            target_type: r.target_type,
+            target_id: r.target_id,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+            ip: r.ip,
+            created_at: rfc3339(r.created_at),
+        })
+        .collect())
 }
 
 /// List a workspace's audit log, newest first (admins and owners).
@@ -152,48 +284,128 @@ pub async fn list(
             "limit must be between 1 and 200".into(),
         ));
     }
-    let action = q.action.unwrap_or_default();
-    if action.len() > 100 {
-        return Err(AppError::Validation("action filter is too long".into()));
+    let f = filters(q.actor, q.action, q.from.as_deref(), q.to.as_deref())?;
+    Ok(Json(fetch(&state.store, ws, &f, q.before, limit).await?))
+}
+
+/// A CSV cell: quoted when it holds a comma, quote or line break; a cell a spreadsheet
+/// would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return)
+/// gets a leading `'`.
+pub fn csv_cell(raw: &str) -> String {
+    let mut v = String::with_capacity(raw.len() + 2);
+    if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        v.push('\'');
     }
-    let (exact, prefix) = if action.is_empty() {
-        (None, None)
-    } else if action.ends_with('.') {
-        (None, Some(format!("{action}%")))
+    v.push_str(raw);
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
     } else {
-        (Some(action), None)
-    };
-    let rows: Vec<Row> = db!(state.store.read(), c => sqlx::query_as(
-        "SELECT a.id, a.actor_id, u.display_name AS actor_name, a.action, a.target_type, a.target_id, a.detail, a.ip, a.created_at
-         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
-         WHERE a.workspace_id = $1
-           AND ($2 IS NULL OR a.actor_id = $2)
-           AND ($3 IS NULL OR a.action = $3)
-           AND ($4 IS NULL OR a.action LIKE $4)
-           AND ($5 IS NULL OR a.id < $5)
-         ORDER BY a.id DESC LIMIT $6"
+        v
+    }
+}
+
+fn csv_row(out: &mut String, cells: &[&str]) {
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&csv_cell(c));
+    }
+    out.push_str("\r\n");
+}
+
+/// Download a workspace's audit log as CSV, newest first (admins and owners).
+#[utoipa::path(get, path = "/api/workspaces/{ws}/audit.csv", tag = "audit", operation_id = "exportAuditCsv",
+    params(("ws" = String, Path, description = "workspace id"), AuditExportQuery),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", body = String, description = "a header row, then one row per entry"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn export_csv(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ws): Path<WorkspaceId>,
+    Query(q): Query<AuditExportQuery>,
+) -> AppResult<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    require_admin(&state.store, ws, me.user_id).await?;
+    let f = filters(q.actor, q.action, q.from.as_deref(), q.to.as_deref())?;
+    let mut out = String::new();
+    csv_row(
+        &mut out,
+        &[
+            "time",
+            "actor_id",
+            "actor_name",
+            "action",
+            "target_type",
+            "target_id",
+            "detail",
+            "ip",
+            "id",
+        ],
+    );
+    let mut before = None;
+    loop {
+        let page = fetch(&state.store, ws, &f, before, 1000).await?;
+        for e in &page {
+            let actor_id = e.actor_id.map(|a| a.to_string()).unwrap_or_default();
+            let detail = e.detail.to_string();
+            let id = e.id.to_string();
+            csv_row(
+                &mut out,
+                &[
+                    &e.created_at,
+                    &actor_id,
+                    e.actor_name.as_deref().unwrap_or(""),
+                    &e.action,
+                    e.target_type.as_deref().unwrap_or(""),
+                    e.target_id.as_deref().unwrap_or(""),
+                    &detail,
+                    e.ip.as_deref().unwrap_or(""),
+                    &id,
+                ],
+            );
+        }
+        match page.last() {
+            Some(last) if page.len() == 1000 => before = Some(last.id),
+            _ => break,
+        }
+    }
+    let name = format!("audit-{}.csv", time::OffsetDateTime::now_utc().date());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        out,
     )
-    .bind(ws)
-    .bind(q.actor)
-    .bind(exact)
-    .bind(prefix)
-    .bind(q.before)
-    .bind(limit)
-    .fetch_all(c)
-    .await)?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| AuditEntry {
-                id: r.id,
-                actor_id: r.actor_id,
-                actor_name: r.actor_name,
-                action: r.action,
-                target_type: r.target_type,
-                target_id: r.target_id,
-                detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-                ip: r.ip,
-                created_at: rfc3339(r.created_at),
-            })
-            .collect(),
-    ))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("=1+2"), "'=1+2");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_cell(""), "");
+    }
 }

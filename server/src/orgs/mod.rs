@@ -34,4 +34,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::list_members))
         .routes(routes!(teams::put_member, teams::remove_member))
         .routes(routes!(audit::list))
+        .routes(routes!(audit::export_csv))
 }
