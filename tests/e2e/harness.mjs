@@ -31,11 +31,15 @@ export function serverBinary() {
  * limits raised for tests. Resolves once the listening line (and, on a first
  * run, the setup link) has been printed.
  * Returns { url, setupLink, dataDir, log(), stop() }.
+ *
+ * `dataDir` and `listen` (host:port) reuse an existing data directory and
+ * address (a restart); then no setup link is awaited.
  */
-export async function startServer({ name = 'server', env = {} } = {}) {
+export async function startServer({ name = 'server', env = {}, dataDir: reuseDir = null, listen = '127.0.0.1:0' } = {}) {
   const bin = serverBinary();
-  const dataDir = mkdtempSync(join(tmpdir(), 'convene-e2e-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const dataDir = reuseDir || mkdtempSync(join(tmpdir(), 'convene-e2e-'));
+  const expectSetupLink = !reuseDir;
+  const child = spawn(bin, ['serve', '--listen', listen, '--data-dir', dataDir], {
     env: {
       ...inheritedEnv(),
       CONVENE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: '10000',
@@ -69,11 +73,11 @@ export async function startServer({ name = 'server', env = {} } = {}) {
       const ok = done(res);
       const fail = done(rej);
       const onLine = (line) => {
-        const listen = line.match(/convene: listening on (http:\/\/127\.0\.0\.1:\d+)/);
-        if (listen) url = listen[1];
+        const listening = line.match(/convene: listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        if (listening) url = listening[1];
         const setup = line.match(/(https?:\/\/\S+\/setup#token=\S+)/);
         if (setup) setupLink = setup[1];
-        if (url && setupLink) ok();
+        if (url && (setupLink || !expectSetupLink)) ok();
       };
       stdout.on('line', onLine);
       exit.then(({ code, signal }) => fail(new Error(`server exited before it was ready (code ${code}, signal ${signal})`)));
@@ -89,8 +93,11 @@ export async function startServer({ name = 'server', env = {} } = {}) {
     setupLink,
     dataDir,
     log: () => lines.join('\n'),
-    /** Stop the server (SIGTERM, then SIGKILL), keep its log in output/, remove its data. */
-    async stop() {
+    /**
+     * Stop the server (SIGTERM, then SIGKILL), keep its log in output/, then
+     * remove its data unless `keepData`.
+     */
+    async stop({ keepData = false } = {}) {
       process.off('exit', killOnExit);
       if (!exited) {
         child.kill('SIGTERM');
@@ -99,7 +106,7 @@ export async function startServer({ name = 'server', env = {} } = {}) {
         clearTimeout(timer);
       }
       writeFileSync(join(OUTPUT, `${name}.log`), lines.join('\n') + '\n');
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
