@@ -29,6 +29,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInf
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::setting_engine::{SettingEngine, SettingEngineBuilder};
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -59,6 +60,9 @@ const FRAMES_PER_SEC: u32 = 30;
 /// Receive buffer asked for on every load-client socket (forced past `rmem_max`: the bench
 /// runs as root). A full buffer here would be the load generator's loss, not the server's.
 const RECV_BUFFER: usize = 4 << 20;
+/// Connectivity checks per candidate pair, 200 ms apart: 10 s, as patient as a browser
+/// (rtc's default gives up after 1.4 s, which a busy server's late answer can outlast).
+const ICE_BINDING_REQUESTS: u16 = 50;
 /// A subscriber repeats its keyframe request at most this often.
 const PLI_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -196,6 +200,12 @@ async fn bind(ip: IpAddr) -> anyhow::Result<(UdpSocket, SocketAddr)> {
     Ok((socket, addr))
 }
 
+fn settings() -> SettingEngine {
+    SettingEngineBuilder::new()
+        .with_ice_connection_attempts(Some(Duration::from_millis(200)), Some(ICE_BINDING_REQUESTS))
+        .build()
+}
+
 fn host_candidate(addr: SocketAddr) -> anyhow::Result<RTCIceCandidateInit> {
     let candidate = CandidateHostConfig {
         base_config: CandidateConfig {
@@ -245,6 +255,7 @@ impl Peer {
         let registry = Registry::new().with(Slot::from(14_000), MarkKeyframeRequests::default());
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings())
             .with_media_engine(me)
             .with_interceptor_registry(registry)
             .build(Instant::now())?;
@@ -288,6 +299,7 @@ impl Peer {
         me.register_codec(vp8(), RtpCodecKind::Video)?;
         let pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings())
             .with_media_engine(me)
             .with_interceptor_registry(Registry::new())
             .build(Instant::now())?;

@@ -69,6 +69,10 @@ impl UdpCounters {
     }
 }
 
+/// Share of a core that other processes may use during a step before a failed step is
+/// run again (and the result is flagged when it fails again).
+pub const BUSY: f64 = 0.15;
+
 /// One measured step.
 #[derive(Clone)]
 pub struct Step {
@@ -90,6 +94,8 @@ pub struct Step {
     pub checked: u64,
     pub ok: bool,
     pub load_bound: bool,
+    /// A second run of a step that failed while the machine was busy.
+    pub retry: bool,
     pub note: String,
     /// Notes gathered while measuring.
     pub note_extra: Vec<String>,
@@ -113,9 +119,15 @@ impl Step {
             checked: 0,
             ok: false,
             load_bound: false,
+            retry: false,
             note: String::new(),
             note_extra: Vec::new(),
         }
+    }
+
+    /// Other processes used more than [`BUSY`] of a core during the window.
+    pub fn busy(&self) -> bool {
+        self.other.0 > BUSY || self.other.1 > BUSY
     }
 
     pub fn fail(&mut self, why: String) {
@@ -133,6 +145,8 @@ pub struct Summary {
     pub at80: Option<Step>,
     /// The largest room was sustained: the maximum is at least this.
     pub capped: bool,
+    /// A step failed twice while other processes were busy on the cores.
+    pub busy: bool,
 }
 
 impl Summary {
@@ -144,6 +158,7 @@ impl Summary {
             best: None,
             at80: None,
             capped: false,
+            busy: false,
         }
     }
 }
@@ -166,6 +181,7 @@ pub fn print_columns(server: ServerKind, scenario: Scenario) {
 }
 
 fn row(s: &Step) -> String {
+    let retry = if s.retry { "(retry) " } else { "" };
     let result = if s.ok {
         if s.note.is_empty() {
             "sustained".to_owned()
@@ -176,7 +192,7 @@ fn row(s: &Step) -> String {
         format!("no: {}", s.note)
     };
     format!(
-        "{:>8} {:>8} {:>11.0} {:>10.0} {:>8.3} {:>7.0}% {:>7.0}% {:>5.0}%/{:>4.0}% {:>7}/{:<6} {:>7.1}  {}",
+        "{:>8} {:>8} {:>11.0} {:>10.0} {:>8.3} {:>7.0}% {:>7.0}% {:>5.0}%/{:>4.0}% {:>7}/{:<6} {:>7.1}  {}{}",
         s.participants,
         s.streams,
         s.sent_pps,
@@ -189,6 +205,7 @@ fn row(s: &Step) -> String {
         s.udp.server_drops,
         s.udp.load_drops,
         s.setup_secs,
+        retry,
         result
     )
 }
@@ -276,6 +293,15 @@ pub fn print_result(
             }
         }
         println!("{}", line.trim_end_matches("; "));
+        for &server in &args.servers {
+            if best_of(summaries, server, scenario).is_some_and(|s| s.busy) {
+                println!(
+                    "  warning: {}'s search ended on a step that failed twice while other processes used more than {:.0}% of a core; rerun on a quiet machine",
+                    server.name(),
+                    BUSY * 100.0
+                );
+            }
+        }
         let conv = best_of(summaries, ServerKind::Convene, scenario);
         let janus = best_of(summaries, ServerKind::Janus, scenario);
         if let (Some(c), Some(j)) = (conv, janus) {
