@@ -21,6 +21,7 @@ import { membersPage } from './pages/admin-members.js';
 import { teamsPage } from './pages/admin-teams.js';
 import { invitesPage } from './pages/admin-invites.js';
 import { auditPage } from './pages/admin-audit.js';
+import { usagePage } from './pages/admin-usage.js';
 import { settingsPage } from './pages/settings.js';
 import { channelPage, searchPage, chatPageChanged, setPageTitle } from './chat/index.js';
 import { meetingPage, meetingPageChanged } from './meeting/index.js';
@@ -48,6 +49,7 @@ route('/w/:ws/admin/members', membersPage, { layout: 'frame', access: 'admin', n
 route('/w/:ws/admin/teams', teamsPage, { layout: 'frame', access: 'admin', nav: 'teams' });
 route('/w/:ws/admin/invites', invitesPage, { layout: 'frame', access: 'admin', nav: 'invites' });
 route('/w/:ws/admin/audit', auditPage, { layout: 'frame', access: 'admin', nav: 'audit' });
+route('/w/:ws/admin/usage', usagePage, { layout: 'frame', access: 'admin', nav: 'usage' });
 route('/w/:ws/settings', settingsPage, { layout: 'frame', access: 'admin', nav: 'settings' });
 // Meetings: members signed in, or guests through the public endpoint (the page decides).
 route('/m/:code', meetingPage, { layout: 'meeting', access: 'any' });

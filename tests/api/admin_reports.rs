@@ -3,7 +3,26 @@
 
 use serde_json::json;
 
+use crate::chat_support::*;
 use crate::harness::*;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Run a statement the API cannot (backdating); `$1`, `$2` are the numbers, `$3` the text.
+async fn exec(app: &TestApp, sql: &'static str, a: i64, b: i64, text: &str) -> u64 {
+    convene::db!(app.state.store.write(), c => sqlx::query(sql)
+        .bind(a)
+        .bind(b)
+        .bind(text)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .expect("run test SQL")
+}
 
 /// People around the standard org: a member, a guest, and an admin of another workspace.
 pub struct Outsiders {
@@ -139,4 +158,115 @@ async fn audit_csv_has_a_header_filters_and_defused_formulas() {
 
     assert_admins_only(&app, &o, &path).await;
     app.get_anon(&path).await.expect(401);
+}
+
+#[tokio::test]
+async fn usage_counts_people_messages_and_meeting_minutes_per_day() {
+    let app = spawn_app().await;
+    let org = app.setup_owner().await;
+    let o = outsiders(&app, &org).await;
+    let general = channel(
+        &app,
+        &org.owner.access,
+        &org.ws,
+        "general",
+        "public",
+        &[&o.member],
+    )
+    .await;
+    post(&app, &org.owner.access, &general, "today one").await;
+    post(&app, &o.member.access, &general, "today two").await;
+    post(&app, &o.member.access, &general, "two days ago").await;
+    app.sign_in(&o.guest).await;
+    let today = now_ms().div_euclid(DAY_MS) * DAY_MS;
+    let yesterday = today - DAY_MS;
+    assert_eq!(
+        exec(
+            &app,
+            "UPDATE messages SET created_at = $1 + $2 WHERE body = $3",
+            yesterday - DAY_MS,
+            5_000,
+            "two days ago"
+        )
+        .await,
+        1
+    );
+    // A meeting here: 30 minutes two days ago, 45 yesterday. One in another workspace.
+    let here = app
+        .post(
+            &format!("/api/workspaces/{}/meetings", org.ws),
+            &org.owner.access,
+            json!({ "title": "Standup" }),
+        )
+        .await
+        .expect_json(201);
+    let other_ws = app.create_workspace(&org.owner, "Third").await;
+    let there = app
+        .post(
+            &format!("/api/workspaces/{other_ws}/meetings"),
+            &org.owner.access,
+            json!({ "title": "Elsewhere" }),
+        )
+        .await
+        .expect_json(201);
+    let attend =
+        "INSERT INTO meeting_attendance (meeting_id, participant, user_id, joined_at, left_at)
+         SELECT id, 'p-' || code, NULL, $1, $2 FROM meetings WHERE code = $3";
+    exec(
+        &app,
+        attend,
+        yesterday - 30 * 60_000,
+        yesterday + 45 * 60_000,
+        &s(&here, "code"),
+    )
+    .await;
+    exec(
+        &app,
+        attend,
+        yesterday - 30 * 60_000,
+        yesterday + 45 * 60_000,
+        &s(&there, "code"),
+    )
+    .await;
+
+    let path = format!("/api/workspaces/{}/usage", org.ws);
+    let usage = app
+        .get(&format!("{path}?days=7"), &org.owner.access)
+        .await
+        .expect_json(200);
+    let days = usage["days"].as_array().expect("days");
+    assert_eq!(days.len(), 7);
+    let date = |ms: i64| {
+        time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+            .expect("date")
+            .date()
+            .to_string()
+    };
+    assert_eq!(days[6]["date"], date(today));
+    assert_eq!(days[5]["date"], date(yesterday));
+    assert_eq!(days[4]["date"], date(yesterday - DAY_MS));
+    // Today: owner and member posted, the guest signed in (everyone signed in today too).
+    assert_eq!(days[6]["messages"], 2);
+    assert_eq!(days[6]["active_people"], 3);
+    assert_eq!(days[6]["meeting_minutes"], 0);
+    assert_eq!(days[5]["messages"], 0);
+    assert_eq!(days[5]["active_people"], 0);
+    assert_eq!(days[5]["meeting_minutes"], 45);
+    assert_eq!(days[4]["messages"], 1);
+    assert_eq!(days[4]["active_people"], 1);
+    assert_eq!(days[4]["meeting_minutes"], 30);
+    assert_eq!(days[0]["messages"], 0);
+    let default = app.get(&path, &org.owner.access).await.expect_json(200);
+    assert_eq!(default["days"].as_array().map(Vec::len), Some(30));
+    for bad in ["0", "367", "x"] {
+        let r = app
+            .get(&format!("{path}?days={bad}"), &org.owner.access)
+            .await;
+        assert!(
+            r.status == 422 || r.status == 400,
+            "days={bad}: {}",
+            r.status
+        );
+    }
+    assert_admins_only(&app, &o, &path).await;
 }

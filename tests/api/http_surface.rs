@@ -52,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/workspaces/{ws}/teams/{team}/members/{user}"),
     ("get", "/api/workspaces/{ws}/audit"),
     ("get", "/api/workspaces/{ws}/audit.csv"),
+    ("get", "/api/workspaces/{ws}/usage"),
     // Chat (tested in chat_*.rs).
     ("get", "/api/workspaces/{ws}/channels"),
     ("post", "/api/workspaces/{ws}/channels"),

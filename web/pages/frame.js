@@ -180,6 +180,7 @@ function refreshChrome() {
         link('teams', `${base}/admin/teams`, t('nav.teams'), 'nav-admin-teams'),
         link('invites', `${base}/admin/invites`, t('nav.invites'), 'nav-admin-invites'),
         link('audit', `${base}/admin/audit`, t('nav.audit'), 'nav-admin-audit'),
+        link('usage', `${base}/admin/usage`, t('nav.usage'), 'nav-admin-usage'),
         link('settings', `${base}/settings`, t('nav.settings'), 'nav-settings'),
       ));
     }

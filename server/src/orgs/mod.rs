@@ -11,6 +11,7 @@ pub mod audit;
 pub mod invites;
 pub mod members;
 pub mod teams;
+pub mod usage;
 pub mod workspaces;
 
 pub use access::Role;
@@ -35,4 +36,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::put_member, teams::remove_member))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export_csv))
+        .routes(routes!(usage::get_usage))
 }
