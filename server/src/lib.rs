@@ -185,6 +185,12 @@ impl App {
             state.chat.clone(),
             Duration::from_secs(state.config.ding_reminder_interval_secs),
         ));
+        let retention = tokio::spawn(chat::retention::sweep_loop(
+            state.store.clone(),
+            state.chat.settings.files_dir.clone(),
+            Duration::from_secs(300),
+            Duration::from_secs(24 * 3600),
+        ));
         let hub = state.bus.hub().clone();
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -209,6 +215,7 @@ impl App {
         };
         sweeper.abort();
         reminders.abort();
+        retention.abort();
         state.store.close().await;
         result
     }

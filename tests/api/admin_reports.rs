@@ -270,3 +270,275 @@ async fn usage_counts_people_messages_and_meeting_minutes_per_day() {
     }
     assert_admins_only(&app, &o, &path).await;
 }
+
+fn blob_exists(app: &TestApp, bytes: &[u8]) -> bool {
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(bytes));
+    app.state
+        .chat
+        .settings
+        .files_dir
+        .join(&sha[..2])
+        .join(&sha)
+        .exists()
+}
+
+async fn upload_text(app: &TestApp, token: &str, channel: &str, bytes: &[u8]) -> String {
+    let info = upload(
+        app,
+        token,
+        channel,
+        "notes.txt",
+        "text/plain",
+        bytes.to_vec(),
+    )
+    .await
+    .expect_json(201);
+    s(&info, "id")
+}
+
+async fn sweep(app: &TestApp) -> Vec<convene::chat::retention::Swept> {
+    convene::chat::retention::sweep(
+        &app.state.store,
+        &app.state.chat.settings.files_dir,
+        now_ms(),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .expect("sweep")
+}
+
+#[tokio::test]
+async fn retention_deletes_old_messages_and_their_files_only() {
+    let app = spawn_app().await;
+    let org = app.setup_owner().await;
+    let token = &org.owner.access;
+    let general = channel(&app, token, &org.ws, "general", "public", &[]).await;
+    let only_old: &[u8] = b"only attached to an old message";
+    let shared: &[u8] = b"attached to an old and a recent message";
+    let f1 = upload_text(&app, token, &general, only_old).await;
+    let f2 = upload_text(&app, token, &general, shared).await;
+    let f3 = upload_text(&app, token, &general, shared).await;
+    let old = post_reply(
+        &app,
+        token,
+        &general,
+        json!({ "body": "old with files", "file_ids": [f1, f2] }),
+    )
+    .await
+    .expect_json(201);
+    let old_root = post(&app, token, &general, "old thread").await;
+    post_reply(
+        &app,
+        token,
+        &general,
+        json!({ "body": "old reply", "thread_root_id": old_root["id"] }),
+    )
+    .await
+    .expect(201);
+    let live_root = post(&app, token, &general, "old root of a live thread").await;
+    post_reply(
+        &app,
+        token,
+        &general,
+        json!({ "body": "recent reply", "thread_root_id": live_root["id"] }),
+    )
+    .await
+    .expect(201);
+    let recent = post_reply(
+        &app,
+        token,
+        &general,
+        json!({ "body": "recent with file", "file_ids": [f3] }),
+    )
+    .await
+    .expect_json(201);
+    // Another workspace without retention keeps its old messages.
+    let other_ws = app.create_workspace(&org.owner, "Keeps all").await;
+    let other = channel(&app, token, &other_ws, "archive", "public", &[]).await;
+    let other_old = post(&app, token, &other, "old elsewhere").await;
+
+    let long_ago = now_ms() - 40 * DAY_MS;
+    for body in [
+        "old with files",
+        "old thread",
+        "old reply",
+        "old root of a live thread",
+        "old elsewhere",
+    ] {
+        assert_eq!(
+            exec(
+                &app,
+                "UPDATE messages SET created_at = $1 + $2 WHERE body = $3",
+                long_ago,
+                0,
+                body
+            )
+            .await,
+            1,
+            "{body}"
+        );
+    }
+    exec(
+        &app,
+        "UPDATE messages SET last_reply_at = $1 + $2 WHERE body = $3",
+        long_ago,
+        1,
+        "old thread",
+    )
+    .await;
+
+    // No retention set: nothing happens, no audit entry.
+    assert!(sweep(&app).await.is_empty());
+    let ws_path = format!("/api/workspaces/{}", org.ws);
+    let set = app
+        .patch(&ws_path, token, json!({ "retention_days": 30 }))
+        .await
+        .expect_json(200);
+    assert_eq!(set["retention_days"], 30);
+
+    let report = sweep(&app).await;
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].workspace.to_string(), org.ws);
+    assert_eq!(
+        (report[0].messages, report[0].files, report[0].blobs),
+        (3, 2, 1)
+    );
+
+    for gone in [&old, &old_root] {
+        app.get(&format!("/api/messages/{}", s(gone, "id")), token)
+            .await
+            .expect(404);
+    }
+    for kept in [&live_root, &recent] {
+        app.get(&format!("/api/messages/{}", s(kept, "id")), token)
+            .await
+            .expect(200);
+    }
+    app.get(&format!("/api/messages/{}", s(&other_old, "id")), token)
+        .await
+        .expect(200);
+    let bodies: Vec<String> = messages(&app, token, &general, "")
+        .await
+        .iter()
+        .map(|m| s(m, "body"))
+        .collect();
+    assert!(
+        bodies.contains(&"old root of a live thread".to_owned()),
+        "{bodies:?}"
+    );
+    assert!(!bodies.contains(&"old with files".to_owned()), "{bodies:?}");
+    assert!(
+        !blob_exists(&app, only_old),
+        "the blob only the old message used is gone"
+    );
+    assert!(
+        blob_exists(&app, shared),
+        "a blob a recent message uses stays"
+    );
+    app.get(&format!("/api/files/{f3}"), token)
+        .await
+        .expect(200);
+
+    let entries = app.audit(token, &org.ws, "&action=retention.swept").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["detail"]["messages"], 3);
+    assert_eq!(entries[0]["detail"]["files"], 2);
+    assert_eq!(entries[0]["detail"]["retention_days"], 30);
+    assert!(
+        app.audit(token, &other_ws, "&action=retention.swept")
+            .await
+            .is_empty()
+    );
+
+    // A second run finds nothing more, and says so.
+    let again = sweep(&app).await;
+    assert_eq!((again[0].messages, again[0].files), (0, 0));
+}
+
+#[tokio::test]
+async fn retention_and_meeting_settings_are_validated_and_admins_only() {
+    let app = spawn_app().await;
+    let org = app.setup_owner().await;
+    let o = outsiders(&app, &org).await;
+    let token = &org.owner.access;
+    let path = format!("/api/workspaces/{}", org.ws);
+    let ws = app.get(&path, token).await.expect_json(200);
+    assert_eq!(ws["retention_days"], serde_json::Value::Null);
+    assert_eq!(ws["meeting_creators"], "everyone");
+    assert_eq!(ws["meeting_guests_allowed"], true);
+
+    let ws = app
+        .patch(&path, token, json!({ "retention_days": 3650, "meeting_creators": "admins", "meeting_guests_allowed": false }))
+        .await
+        .expect_json(200);
+    assert_eq!(ws["retention_days"], 3650);
+    assert_eq!(ws["meeting_creators"], "admins");
+    assert_eq!(ws["meeting_guests_allowed"], false);
+    // Absent fields stay; null clears retention.
+    let ws = app
+        .patch(&path, token, json!({ "name": "Acme" }))
+        .await
+        .expect_json(200);
+    assert_eq!(ws["retention_days"], 3650);
+    let ws = app
+        .patch(&path, token, json!({ "retention_days": null }))
+        .await
+        .expect_json(200);
+    assert_eq!(ws["retention_days"], serde_json::Value::Null);
+    assert_eq!(ws["meeting_creators"], "admins");
+    for bad in [
+        json!({ "retention_days": 0 }),
+        json!({ "retention_days": 3651 }),
+        json!({ "meeting_creators": "hosts" }),
+    ] {
+        app.patch(&path, token, bad)
+            .await
+            .expect_error(422, "validation");
+    }
+    let r = app
+        .patch(&path, token, json!({ "retention_days": "forever" }))
+        .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.status);
+    let updated = app.audit(token, &org.ws, "&action=workspace.updated").await;
+    assert_eq!(
+        updated[0]["detail"]["retention_days"],
+        serde_json::Value::Null
+    );
+    assert_eq!(updated[2]["detail"]["meeting_creators"], "admins");
+
+    // Only admins change settings.
+    let change = json!({ "retention_days": 1 });
+    app.patch(&path, &o.member.access, change.clone())
+        .await
+        .expect_error(403, "forbidden");
+    app.patch(&path, &o.guest.access, change.clone())
+        .await
+        .expect_error(403, "forbidden");
+    app.patch(&path, &o.other_admin.access, change)
+        .await
+        .expect_error(404, "not_found");
+
+    // Who may start meetings.
+    let meetings = format!("/api/workspaces/{}/meetings", org.ws);
+    let start = json!({ "title": "Sync" });
+    app.post(&meetings, &o.member.access, start.clone())
+        .await
+        .expect_error(403, "forbidden");
+    app.post(&meetings, &o.guest.access, start.clone())
+        .await
+        .expect_error(403, "forbidden");
+    app.post(&meetings, &o.other_admin.access, start.clone())
+        .await
+        .expect_error(404, "not_found");
+    app.post(&meetings, token, start.clone()).await.expect(201);
+    app.patch(&path, token, json!({ "meeting_creators": "everyone" }))
+        .await
+        .expect(200);
+    app.post(&meetings, &o.member.access, start.clone())
+        .await
+        .expect(201);
+    app.post(&meetings, &o.guest.access, start)
+        .await
+        .expect_error(403, "forbidden");
+}

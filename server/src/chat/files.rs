@@ -26,11 +26,11 @@ use crate::{AppState, db};
 const THUMB_SIZE: u32 = 400;
 
 /// Where a blob with this hash lives.
-fn blob_path(files_dir: &FsPath, sha256: &str) -> PathBuf {
+pub(crate) fn blob_path(files_dir: &FsPath, sha256: &str) -> PathBuf {
     files_dir.join(&sha256[..2]).join(sha256)
 }
 
-fn thumb_path(files_dir: &FsPath, sha256: &str) -> PathBuf {
+pub(crate) fn thumb_path(files_dir: &FsPath, sha256: &str) -> PathBuf {
     files_dir
         .join(&sha256[..2])
         .join(format!("{sha256}.thumb.png"))

@@ -25,6 +25,7 @@ pub mod messages;
 pub mod model;
 pub mod presence;
 pub mod receipts;
+pub mod retention;
 pub mod search;
 pub mod team_channels;
 pub mod webhooks;

@@ -207,6 +207,17 @@ pub async fn create(
             "workspace guests may join meetings but not start them".into(),
         ));
     }
+    let creators: String = db!(state.store.read(), c => sqlx::query_scalar(
+        "SELECT meeting_creators FROM workspaces WHERE id = $1"
+    )
+    .bind(ws)
+    .fetch_one(c)
+    .await)?;
+    if creators == "admins" && !role.is_admin() {
+        return Err(AppError::Forbidden(
+            "only workspace admins may start meetings here".into(),
+        ));
+    }
     let title = title(body.title.as_deref())?;
     let starts = starts_at(body.starts_at.as_deref())?;
     let duration = duration(body.duration_min)?;

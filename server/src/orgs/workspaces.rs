@@ -37,6 +37,12 @@ pub struct Workspace {
     pub open_registration: bool,
     /// Read receipts: `on` for everyone, `off`, or `user` (each person chooses).
     pub receipts_policy: String,
+    /// Messages older than this many days are deleted; `null` keeps them forever.
+    pub retention_days: Option<i64>,
+    /// Who may start meetings: `everyone` (members and admins) or `admins`.
+    pub meeting_creators: String,
+    /// People without an account may join this workspace's meetings by link.
+    pub meeting_guests_allowed: bool,
     pub created_at: String,
     /// The caller's role.
     pub role: Role,
@@ -49,6 +55,9 @@ struct Row {
     slug: String,
     open_registration: bool,
     receipts_policy: String,
+    retention_days: Option<i64>,
+    meeting_creators: String,
+    meeting_guests_allowed: bool,
     created_at: i64,
 }
 
@@ -60,6 +69,9 @@ impl Row {
             slug: self.slug,
             open_registration: self.open_registration,
             receipts_policy: self.receipts_policy,
+            retention_days: self.retention_days,
+            meeting_creators: self.meeting_creators,
+            meeting_guests_allowed: self.meeting_guests_allowed,
             created_at: rfc3339(self.created_at),
             role,
         }
@@ -120,6 +132,9 @@ pub async fn create_in(tx: &mut Tx, name: &str, owner: UserId) -> AppResult<Work
         slug,
         open_registration: false,
         receipts_policy: "on".into(),
+        retention_days: None,
+        meeting_creators: "everyone".into(),
+        meeting_guests_allowed: true,
         created_at: rfc3339(now),
         role: Role::Owner,
     })
@@ -175,7 +190,7 @@ pub async fn open_workspaces(store: &Store) -> AppResult<Vec<OpenWorkspace>> {
 }
 
 async fn load(store: &Store, ws: WorkspaceId) -> AppResult<Row> {
-    db!(store.read(), c => sqlx::query_as("SELECT id, name, slug, open_registration, receipts_policy, created_at FROM workspaces WHERE id = $1")
+    db!(store.read(), c => sqlx::query_as("SELECT id, name, slug, open_registration, receipts_policy, retention_days, meeting_creators, meeting_guests_allowed, created_at FROM workspaces WHERE id = $1")
         .bind(ws)
         .fetch_optional(c)
         .await)?
@@ -253,6 +268,19 @@ pub struct UpdateWorkspace {
     pub open_registration: Option<bool>,
     /// `on`, `off` or `user`.
     pub receipts_policy: Option<String>,
+    /// Delete messages older than this many days (1–3650); `null` keeps them forever.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
+    pub retention_days: Option<Option<i64>>,
+    /// Who may start meetings: `everyone` or `admins`.
+    pub meeting_creators: Option<String>,
+    /// Let people without an account join meetings by link.
+    pub meeting_guests_allowed: Option<bool>,
+}
+
+/// A field that may be absent (leave it) or `null` (clear it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Change a workspace's settings (admins and owners).
@@ -276,15 +304,36 @@ pub async fn update(
             "receipts_policy must be on, off or user".into(),
         ));
     }
+    if let Some(Some(days)) = body.retention_days
+        && !(1..=3650).contains(&days)
+    {
+        return Err(AppError::Validation(
+            "retention_days must be between 1 and 3650, or null to keep messages forever".into(),
+        ));
+    }
+    if let Some(m) = &body.meeting_creators
+        && !matches!(m.as_str(), "everyone" | "admins")
+    {
+        return Err(AppError::Validation(
+            "meeting_creators must be everyone or admins".into(),
+        ));
+    }
     let mut tx = state.store.begin().await?;
     tx!(&mut tx, c => sqlx::query(
         "UPDATE workspaces SET name = COALESCE($1, name), open_registration = COALESCE($2, open_registration),
-         receipts_policy = COALESCE($3, receipts_policy) WHERE id = $4"
+         receipts_policy = COALESCE($3, receipts_policy),
+         retention_days = CASE WHEN $5 THEN $6 ELSE retention_days END,
+         meeting_creators = COALESCE($7, meeting_creators),
+         meeting_guests_allowed = COALESCE($8, meeting_guests_allowed) WHERE id = $4"
     )
     .bind(&name)
     .bind(body.open_registration)
     .bind(&body.receipts_policy)
     .bind(ws)
+    .bind(body.retention_days.is_some())
+    .bind(body.retention_days.flatten())
+    .bind(&body.meeting_creators)
+    .bind(body.meeting_guests_allowed)
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
     audit::record_in(
@@ -295,7 +344,14 @@ pub async fn update(
             action: "workspace.updated",
             target_type: Some("workspace"),
             target_id: Some(ws.to_string()),
-            detail: serde_json::json!({ "name": name, "open_registration": body.open_registration, "receipts_policy": body.receipts_policy }),
+            detail: {
+                let mut d = serde_json::json!({ "name": name, "open_registration": body.open_registration, "receipts_policy": body.receipts_policy,
+                    "meeting_creators": body.meeting_creators, "meeting_guests_allowed": body.meeting_guests_allowed });
+                if let Some(days) = body.retention_days {
+                    d["retention_days"] = days.into();
+                }
+                d
+            },
             ip: client.ip_string(),
         },
     )
