@@ -288,6 +288,7 @@ const en = {
   'usage.minutes': 'Meeting minutes',
   'usage.date': 'Date',
   'usage.total': 'Total {total}',
+  'usage.peak': 'Busiest day {max}',
   'usage.chartLabel': '{title} per day from {from} to {to}: total {total}, highest {max}',
   'usage.showTable': 'Show as table',
 
@@ -1057,6 +1058,7 @@ const zhCN = {
   'usage.minutes': '会议分钟数',
   'usage.date': '日期',
   'usage.total': '合计 {total}',
+  'usage.peak': '单日最多 {max}',
   'usage.chartLabel': '{title}（{from} 至 {to} 每天）：合计 {total}，最高 {max}',
   'usage.showTable': '以表格显示',
 

@@ -140,7 +140,7 @@ describe('accessibility (axe-core)', () => {
       ['admin-teams', `${ws}/admin/teams`, 'team-create-form'],
       ['admin-invites', `${ws}/admin/invites`, 'invite-row'],
       ['admin-audit', `${ws}/admin/audit`, 'audit-row'],
-      ['admin-usage', `${ws}/admin/usage`, 'usage-table'],
+      ['admin-usage', `${ws}/admin/usage`, 'usage-messages'],
       ['admin-settings', `${ws}/settings`, 'settings-form'],
       ['meetings', `${ws}/meetings`, 'meetings-list'],
       ['meeting-prejoin', `/m/${encodeURIComponent(s.meetingCode)}`, 'meeting-prejoin'],

@@ -17,7 +17,7 @@ function s(tag, attrs, ...children) {
 }
 
 /** A bar chart of `key` over `days`; the bars carry titles, the figure a summary label. */
-function chart(days, key, title, testid) {
+function chart(days, key, title, testid, peakOnly = false) {
   const values = days.map((d) => Number(d[key]) || 0);
   const max = Math.max(1, ...values);
   const total = values.reduce((a, b) => a + b, 0);
@@ -36,7 +36,8 @@ function chart(days, key, title, testid) {
   return h('figure', { class: 'usage-chart', testid },
     h('figcaption', { class: 'usage-caption' },
       h('span', { class: 'usage-title' }, title),
-      h('span', { class: 'usage-total' }, t('usage.total', { total }))),
+      // Summing distinct people over days counts people twice: show the busiest day instead.
+      h('span', { class: 'usage-total' }, peakOnly ? t('usage.peak', { max: Math.max(...values, 0) }) : t('usage.total', { total }))),
     svg,
     h('div', { class: 'usage-range muted', 'aria-hidden': 'true' },
       h('span', {}, days[0]?.date || ''), h('span', {}, days[days.length - 1]?.date || '')),
@@ -64,7 +65,7 @@ function table(days) {
 export function usagePage(ctx) {
   const wsId = ctx.params.ws;
   const host = h('div', { class: 'usage', testid: 'usage' }, loading());
-  const picker = h('select', { id: 'usage-range', testid: 'usage-range' },
+  const picker = h('select', { id: 'usage-range', class: 'usage-picker', testid: 'usage-range' },
     RANGES.map((n) => h('option', { value: String(n), selected: n === 30 }, t('usage.lastDays', { n }))));
   let seq = 0;
 
@@ -77,7 +78,7 @@ export function usagePage(ctx) {
       const days = data.days || [];
       replace(host,
         h('div', { class: 'usage-grid' },
-          chart(days, 'active_people', t('usage.active'), 'usage-active'),
+          chart(days, 'active_people', t('usage.active'), 'usage-active', true),
           chart(days, 'messages', t('usage.messages'), 'usage-messages'),
           chart(days, 'meeting_minutes', t('usage.minutes'), 'usage-minutes')),
         table(days));
