@@ -169,7 +169,15 @@ const QUIET_WAIT: Duration = Duration::from_secs(30);
 /// cores: the machine may be shared, and a step measured beside a compiler measures
 /// the compiler. Returns how long it waited.
 pub async fn wait_for_quiet(server_pid: u32) -> Duration {
+    wait_for_quiet_at_most(server_pid, QUIET_WAIT).await
+}
+
+/// [`wait_for_quiet`], waiting at most `limit`.
+pub async fn wait_for_quiet_at_most(server_pid: u32, limit: Duration) -> Duration {
     let started = Instant::now();
+    if limit.is_zero() {
+        return Duration::ZERO;
+    }
     loop {
         let (g0, s0, b0) = (
             sys::cpu_secs(None),
@@ -185,7 +193,7 @@ pub async fn wait_for_quiet(server_pid: u32) -> Duration {
         let secs = 0.5;
         let busy: f64 = b0.iter().zip(&b1).take(2).map(|(a, b)| b - a).sum::<f64>() / secs;
         let own = (g1 - g0 + s1 - s0) / secs;
-        if busy - own < QUIET || started.elapsed() >= QUIET_WAIT {
+        if busy - own < QUIET || started.elapsed() >= limit {
             return started.elapsed();
         }
     }

@@ -143,6 +143,12 @@ pub struct SfuArgs {
     /// Joins in flight at once while a step sets up.
     #[arg(long, default_value_t = 8)]
     pub setup_concurrency: usize,
+    /// Longest wait before a step for other processes to leave the two cores.
+    #[arg(long, default_value_t = 30.0)]
+    pub quiet_wait_secs: f64,
+    /// Do not run a failed step again when other processes were busy during it.
+    #[arg(long)]
+    pub no_busy_retry: bool,
     /// Janus `event_loops` (0: Janus's default, one thread per handle).
     #[arg(long, default_value_t = 0)]
     pub janus_event_loops: u32,
@@ -633,7 +639,11 @@ impl Bench<'_> {
     /// One step: set up, warm up, count over `secs`, tear down.
     async fn step(&self, sfu: &mut Sfu, scenario: Scenario, n: usize, secs: f64) -> Step {
         let mut step = Step::new(scenario, n);
-        let waited = crate::fleet::wait_for_quiet(sfu.pid()).await;
+        let waited = crate::fleet::wait_for_quiet_at_most(
+            sfu.pid(),
+            Duration::from_secs_f64(self.args.quiet_wait_secs),
+        )
+        .await;
         if waited >= Duration::from_secs(2) {
             eprintln!(
                 "bench:   waited {:.0} s for other processes to leave the cores",
@@ -672,7 +682,7 @@ impl Bench<'_> {
     ) -> Step {
         let mut s = self.step(sfu, scenario, n, secs).await;
         report::print_row(&s);
-        if !s.ok && s.busy() {
+        if !s.ok && s.busy() && !self.args.no_busy_retry {
             summary.steps.push(s);
             eprintln!("bench:   other processes were busy on the cores; once more");
             s = self.step(sfu, scenario, n, secs).await;

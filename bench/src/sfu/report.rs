@@ -145,7 +145,8 @@ pub struct Summary {
     pub at80: Option<Step>,
     /// The largest room was sustained: the maximum is at least this.
     pub capped: bool,
-    /// A step failed twice while other processes were busy on the cores.
+    /// The search ended on a step that failed while other processes were busy on the cores
+    /// (twice, unless `--no-busy-retry`).
     pub busy: bool,
 }
 
@@ -296,7 +297,7 @@ pub fn print_result(
         for &server in &args.servers {
             if best_of(summaries, server, scenario).is_some_and(|s| s.busy) {
                 println!(
-                    "  warning: {}'s search ended on a step that failed twice while other processes used more than {:.0}% of a core; rerun on a quiet machine",
+                    "  warning: {}'s search ended on a step that failed while other processes used more than {:.0}% of a core; rerun on a quiet machine",
                     server.name(),
                     BUSY * 100.0
                 );
