@@ -960,12 +960,35 @@ fn measure(
     step.streams = step.scenario.streams(step.participants);
     step.window_secs = secs;
     step.fwd_pps = received / secs;
-    step.loss_pct = if expected > 0.0 {
+    let seq_loss = if expected > 0.0 {
         ((expected - received) / expected * 100.0).max(0.0)
     } else {
         100.0
     };
-    step.sent_pps = (b.sent - a.sent) as f64 / secs;
+    // An SFU may renumber what it forwards (so that its own drops leave no gap): also
+    // hold what arrived against what the publishers sent in the same window. Every
+    // subscriber should get every other participant's packets.
+    let sent = (b.sent - a.sent) as f64;
+    let subs = participants
+        .iter()
+        .filter(|p| p.subscriber().is_some())
+        .count() as f64;
+    let should = match step.scenario {
+        Scenario::OneToMany => sent * subs,
+        Scenario::AllPublish => sent * (step.participants as f64 - 1.0),
+    };
+    let sent_loss = if should > 0.0 {
+        ((should - received) / should * 100.0).max(0.0)
+    } else {
+        100.0
+    };
+    if sent_loss > seq_loss + args.loss_limit_pct {
+        step.note_extra.push(format!(
+            "{sent_loss:.3}% fewer packets arrived than were sent, {seq_loss:.3}% by sequence numbers"
+        ));
+    }
+    step.loss_pct = seq_loss.max(sent_loss);
+    step.sent_pps = sent / secs;
     step.srv_cpu = (b.server_cpu - a.server_cpu) / secs;
     step.gen_cpu = (b.gen_cpu - a.gen_cpu) / secs;
     let busy: Vec<f64> = b
