@@ -37,9 +37,9 @@ const MAX_FRAME: usize = 64 * 1024;
 /// Time allowed for the auth frame.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Server ping interval; a client silent for three intervals is closed.
-const PING_EVERY: Duration = Duration::from_secs(25);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(25);
 /// Frames a client may send per second before it is cut off.
-const MAX_FRAMES_PER_SEC: u32 = 50;
+pub(super) const MAX_FRAMES_PER_SEC: u32 = 50;
 /// Most changes replayed per channel on resume; beyond that the client reloads.
 const MAX_REPLAY: i64 = 500;
 /// Most channels in one resume.

@@ -6,15 +6,12 @@ use std::time::Duration;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use tokio::time::{Instant, interval};
 
-use super::gateway::{close, error_frame, send_timed};
+use super::gateway::{MAX_FRAMES_PER_SEC, PING_EVERY, close, error_frame, send_timed};
 use super::protocol::{CLOSE_IDLE, CLOSE_POLICY, ServerFrame};
 use crate::AppState;
 use crate::error::AppError;
 use crate::meetings::guests::Guest;
 use crate::meetings::signal::{Caller, MeetingFrame, Session};
-
-const PING_EVERY: Duration = Duration::from_secs(25);
-const MAX_FRAMES_PER_SEC: u32 = 50;
 
 /// Is this a `meeting.*` frame (by its `type`)?
 pub fn is_meeting_frame(text: &str) -> bool {
