@@ -75,7 +75,8 @@ export function peoplePicker({ exclude = [], initial = [], testid = 'people-pick
     }
   });
   replace(list, h('li', {}, loading()));
-  loadPeople().then((p) => {
+  // Fetched afresh: people who joined (or were deactivated) since the workspace was opened count.
+  loadPeople(true).then((p) => {
     people = p;
     for (const id of initial) {
       const found = p.find((x) => x.id === id);
