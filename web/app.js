@@ -14,7 +14,7 @@ import { state, events, restore, loadMe, workspaceSummary, isAdminRole, remember
 import { homePath, setReturnTo, setSignedOutReason } from './flow.js';
 import { langPicker, emptyState } from './ui.js';
 import { mountFrame, unmountFrame, focusMain } from './pages/frame.js';
-import { loginPage, setupPage, registerPage, invitePage } from './pages/auth.js';
+import { loginPage, setupPage, registerPage, invitePage, resetPasswordPage } from './pages/auth.js';
 import { workspaceHome, workspacesPage } from './pages/workspace.js';
 import { profilePage, sessionsPage } from './pages/account.js';
 import { membersPage } from './pages/admin-members.js';
@@ -37,6 +37,7 @@ route('/register', registerPage, { layout: 'auth', access: 'guest' });
 route('/setup', setupPage, { layout: 'auth', access: 'any' });
 route('/invite', invitePage, { layout: 'auth', access: 'any' });
 route('/invite/:token', invitePage, { layout: 'auth', access: 'any' });
+route('/reset-password', resetPasswordPage, { layout: 'auth', access: 'any' });
 route('/workspaces', workspacesPage, { layout: 'frame', access: 'user', nav: 'workspaces' });
 route('/profile', profilePage, { layout: 'frame', access: 'user', nav: 'profile' });
 route('/sessions', sessionsPage, { layout: 'frame', access: 'user', nav: 'sessions' });

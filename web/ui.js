@@ -171,6 +171,17 @@ export function toast(message, kind = 'info') {
   setTimeout(() => el.remove(), kind === 'error' ? 7000 : 4000);
 }
 
+/** Copy a link, falling back to selecting its field when the clipboard is unavailable. */
+export async function copyLink(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(t('common.copied'));
+  } catch {
+    input?.select();
+    toast(t('common.copyManually'));
+  }
+}
+
 /** Ask for confirmation in a modal dialog. Resolves true when confirmed. */
 export function confirmDialog({ title, message, confirmLabel, cancelLabel, danger = false }) {
   return new Promise((resolve) => {

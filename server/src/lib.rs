@@ -252,7 +252,10 @@ fn router(state: AppState) -> Router {
             "/readyz",
             get(http::health::readyz).with_state(state.clone()),
         )
-        .route("/metrics", get(http::health::metrics))
+        .route(
+            "/metrics",
+            get(http::health::metrics).with_state(state.clone()),
+        )
         .merge(web::client(state.config.web_dir.as_deref()));
     http::layers::apply(app)
 }

@@ -181,6 +181,12 @@ fn workspace_routes(ws: &str, team: &str, invite: &str, user: &str) -> Vec<Route
             None,
             true,
         ),
+        route(
+            Method::POST,
+            format!("{w}/members/{user}/password-reset"),
+            None,
+            true,
+        ),
         route(Method::GET, format!("{w}/invites"), None, true),
         route(
             Method::POST,

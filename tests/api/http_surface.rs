@@ -144,6 +144,43 @@ async fn metrics_count_requests_by_route() {
 }
 
 #[tokio::test]
+async fn metrics_show_persisted_messages_and_database_pool_use() {
+    let app = spawn_app().await;
+    let (org, _) = crate::chat_support::org_with(&app, &[]).await;
+    let general =
+        crate::chat_support::channel(&app, &org.owner.access, &org.ws, "general", "public", &[])
+            .await;
+    crate::chat_support::post(&app, &org.owner.access, &general, "counted").await;
+    let text = app.get_anon("/metrics").await.expect(200).text();
+    // The recorder is shared by every test app in this process, so only presence and
+    // shape are checked, not exact values.
+    let persisted = text
+        .lines()
+        .find(|l| l.starts_with("convene_messages_persisted_total"))
+        .unwrap_or_else(|| panic!("persisted messages are counted: {text}"));
+    let count: f64 = persisted
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    assert!(count >= 1.0, "{persisted}");
+    let pools: &[&str] = if expected_backend() == "sqlite" {
+        &["read", "write"]
+    } else {
+        &["shared"]
+    };
+    for pool in pools {
+        for line in [
+            format!("convene_db_pool_connections{{pool=\"{pool}\",state=\"busy\"}}"),
+            format!("convene_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}}"),
+            format!("convene_db_pool_max_connections{{pool=\"{pool}\"}}"),
+        ] {
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn security_headers_are_on_api_html_and_error_responses() {
     let app = spawn_app().await;
     for path in [

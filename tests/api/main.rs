@@ -16,6 +16,7 @@ mod http_surface;
 mod invites;
 mod me;
 mod members;
+mod password_resets;
 mod realtime;
 mod registration;
 mod setup;

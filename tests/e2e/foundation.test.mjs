@@ -182,6 +182,45 @@ describe('foundation journey', () => {
     await shot(page, 'desktop-owner-members');
   }));
 
+  it('a password-reset link from the members page lets the member choose a new password', step(async (t) => {
+    if (!need(t, 'owner', 'member', 'memberUserId')) return;
+    const owner = s.owner.page;
+    const { page, watcher } = s.member;
+    await watcher.realtimeReady();
+    const row = tid(owner, 'member-row').and(owner.locator(`[data-user-id="${s.memberUserId}"]`));
+    await row.getByTestId('member-reset-password').click();
+    const link = await tid(owner, 'reset-link').inputValue();
+    assert.match(link, /\/reset-password#[A-Za-z0-9_-]{20,}$/);
+    await shot(owner, 'desktop-owner-reset-link');
+    await tid(owner, 'dialog-close').click();
+
+    // The member opens it signed out, as someone who forgot the password would.
+    const { page: resetPage, watcher: resetWatcher } = await openPage('reset');
+    // The used-up link is looked up once more at the end: a 404 then is the point.
+    resetWatcher.allow((e) => e.text.includes('status of 404') && String(e.url).includes('/api/auth/password-reset/'));
+    await resetPage.goto(link);
+    assert.match(await tid(resetPage, 'reset-for').innerText(), new RegExp(`${MEMBER.displayName}.*@${MEMBER.username}`));
+    const newPassword = 'amber-quarry-violin-77';
+    await tid(resetPage, 'reset-password').fill(newPassword);
+    await shot(resetPage, 'desktop-member-reset-form');
+    await tid(resetPage, 'reset-submit').click();
+    await tid(resetPage, 'reset-done').waitFor();
+    await shot(resetPage, 'desktop-member-reset-done');
+
+    // The member's open page was signed out; the new password signs in.
+    await tid(page, 'signed-out-message').waitFor({ timeout: SIGN_OUT_WITHIN_MS });
+    await tid(page, 'login-login').fill(MEMBER.email);
+    await tid(page, 'login-password').fill(newPassword);
+    await tid(page, 'login-submit').click();
+    await page.waitForURL((url) => url.pathname !== '/login');
+    MEMBER.password = newPassword;
+    await watcher.realtimeReady();
+    // The link is used up.
+    await resetPage.goto('about:blank');
+    await resetPage.goto(link);
+    await tid(resetPage, 'reset-invalid').waitFor();
+  }));
+
   it('deactivating the member signs their open page out at once', step(async (t) => {
     if (!need(t, 'owner', 'member', 'memberUserId')) return;
     const owner = s.owner.page;

@@ -5,7 +5,7 @@ import { t } from '../i18n.js';
 import { get, post, del, seg } from '../api.js';
 import {
   field, selectField, errorBox, onSubmit, pageHeader, loading, emptyState, confirmDialog, runAction, toast,
-  roleLabel, messageOf, timeEl,
+  roleLabel, messageOf, timeEl, copyLink,
 } from '../ui.js';
 import { workspaceSummary } from '../session.js';
 
@@ -17,17 +17,6 @@ import { workspaceSummary } from '../session.js';
 function inviteUrl(invite) {
   if (invite.url) return invite.url;
   return invite.token ? `${location.origin}/invite#${encodeURIComponent(invite.token)}` : null;
-}
-
-/** Copy text, falling back to selecting the field when the clipboard is unavailable. */
-async function copy(text, input) {
-  try {
-    await navigator.clipboard.writeText(text);
-    toast(t('invites.copied'));
-  } catch {
-    input?.select();
-    toast(t('invites.copyManually'));
-  }
 }
 
 function status(invite) {
@@ -84,8 +73,8 @@ export function invitesPage(ctx) {
     const id = uid('link');
     const input = h('input', { id, type: 'text', class: 'code-input', readOnly: true, value: url, testid: 'invite-link' });
     input.addEventListener('focus', () => input.select());
-    const copyBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'invite-copy' }, t('invites.copy'));
-    copyBtn.addEventListener('click', () => copy(url, input));
+    const copyBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'invite-copy' }, t('common.copyLink'));
+    copyBtn.addEventListener('click', () => copyLink(url, input));
     replace(result,
       h('label', { for: id, class: 'result-label' }, invite.email ? t('invites.linkFor', { email: invite.email }) : t('invites.linkReady')),
       h('div', { class: 'copy-row' }, input, copyBtn),
@@ -123,7 +112,7 @@ export function invitesPage(ctx) {
       }, listErrors);
     });
     const copyBtn = st === 'active' && inviteUrl(invite)
-      ? h('button', { type: 'button', class: 'btn btn-sm', testid: 'invite-row-copy', onclick: () => copy(inviteUrl(invite)) }, t('invites.copy'))
+      ? h('button', { type: 'button', class: 'btn btn-sm', testid: 'invite-row-copy', onclick: () => copyLink(inviteUrl(invite)) }, t('common.copyLink'))
       : null;
     const uses = invite.max_uses != null
       ? t('invites.usesOf', { uses: invite.uses, max: invite.max_uses })

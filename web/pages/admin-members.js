@@ -1,9 +1,12 @@
-// Admin: workspace members — search, role, deactivate/reactivate, remove.
+// Admin: workspace members — search, role, deactivate/reactivate, password-reset links, remove.
 
 import { h, replace, uid } from '../dom.js';
 import { t } from '../i18n.js';
 import { get, patch, post, del, seg } from '../api.js';
-import { errorBox, pageHeader, loading, emptyState, avatar, confirmDialog, runAction, toast, roleLabel, messageOf, timeEl } from '../ui.js';
+import {
+  errorBox, pageHeader, loading, emptyState, avatar, confirmDialog, openDialog, runAction, toast, roleLabel, messageOf, timeEl,
+  formatDateTime, copyLink,
+} from '../ui.js';
 import { state, workspaceSummary, loadMe } from '../session.js';
 
 const ROLES = ['owner', 'admin', 'member', 'guest'];
@@ -72,6 +75,15 @@ export function membersPage(ctx) {
       replaceRow(m, updated);
     }, actionErrors));
 
+    // Admins may not reset owners; deactivated accounts get no link.
+    const reset = self || m.deactivated || (m.role === 'owner' && !canTouchOwner)
+      ? null
+      : h('button', { type: 'button', class: 'btn btn-sm', testid: 'member-reset-password' }, t('members.resetPassword'));
+    reset?.addEventListener('click', () => runAction(reset, async () => {
+      const link = await post(`${base}/${seg(m.user_id)}/password-reset`, {});
+      showResetLink(m, link);
+    }, actionErrors));
+
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-ghost-danger', testid: 'member-remove', disabled: self }, t('members.remove'));
     remove.addEventListener('click', async () => {
       const ok = await confirmDialog({
@@ -104,11 +116,28 @@ export function membersPage(ctx) {
       ),
       h('div', { class: 'row-actions' },
         h('label', { for: roleId, class: 'visually-hidden' }, t('members.roleFor', { name: m.display_name })),
-        roleSelect, deactivate, remove,
+        roleSelect, reset, deactivate, remove,
       ),
     );
     row.member = m;
     return row;
+  }
+
+  function showResetLink(m, link) {
+    const id = uid('reset');
+    const input = h('input', { id, type: 'text', class: 'code-input', readOnly: true, value: link.url, testid: 'reset-link' });
+    input.addEventListener('focus', () => input.select());
+    const copyBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'reset-copy' }, t('common.copyLink'));
+    copyBtn.addEventListener('click', () => copyLink(link.url, input));
+    openDialog({
+      title: t('members.resetTitle', { name: m.display_name }),
+      testid: 'reset-dialog',
+      body: h('div', { class: 'dialog-body' },
+        h('label', { for: id, class: 'result-label' }, t('members.resetLabel')),
+        h('div', { class: 'copy-row' }, input, copyBtn),
+        h('p', { class: 'hint' }, t('members.resetHint', { name: m.display_name, time: formatDateTime(link.expires_at) })),
+      ),
+    });
   }
 
   function replaceRow(old, updated) {

@@ -1,4 +1,5 @@
-// Signed-out pages: first-run setup, sign in, open registration, invite links.
+// Signed-out pages: first-run setup, sign in, open registration, invite links,
+// password-reset links.
 
 import { h, replace } from '../dom.js';
 import { t, getLang } from '../i18n.js';
@@ -94,6 +95,7 @@ export function loginPage(ctx) {
     notice,
     form,
     h('p', { class: 'auth-alt' }, t('login.noAccount'), ' ', h('a', { href: '/register', testid: 'link-register' }, t('login.register'))),
+    h('p', { class: 'auth-alt hint', testid: 'login-forgot' }, t('login.forgot')),
   );
 }
 
@@ -273,4 +275,48 @@ function registerWithInvite(token, invite) {
   });
   const signInLink = h('a', { href: '/login', testid: 'invite-sign-in', onclick: () => setReturnTo(location.pathname + location.hash) }, t('invite.signIn'));
   return h('div', {}, form, h('p', { class: 'auth-alt' }, t('invite.haveAccount'), ' ', signInLink));
+}
+
+// --- password-reset links ---------------------------------------------------------
+
+/** `/reset-password#<token>`: choose a new password, then sign in. */
+export function resetPasswordPage(ctx) {
+  const token = decodeURIComponent(location.hash.replace(/^#/, ''));
+  const body = h('div', {}, loading());
+  const invalid = () => h('div', {},
+    emptyState(t('reset.invalidTitle'), t('reset.invalidText'), 'reset-invalid'),
+    h('p', { class: 'auth-alt' }, h('a', { href: '/login' }, t('login.submit'))),
+  );
+  if (!token) {
+    replace(body, invalid());
+    return card(t('reset.title'), null, body);
+  }
+  const path = `/api/auth/password-reset/${seg(token)}`;
+  get(path, { auth: false })
+    .then((who) => {
+      if (!ctx.alive()) return;
+      const username = h('input', { type: 'text', name: 'username', autocomplete: 'username', value: who.username, hidden: true });
+      const password = field({ label: t('password.new'), name: 'password', type: 'password', testid: 'reset-password', required: true, autocomplete: 'new-password', hint: t('field.passwordHint') });
+      const errors = errorBox('reset-error');
+      const form = h('form', { class: 'form', testid: 'reset-form' },
+        h('p', { class: 'auth-subtitle', testid: 'reset-for' }, t('reset.for', { name: who.display_name, username: who.username })),
+        username, password, errors,
+        h('button', { type: 'submit', class: 'btn btn-primary btn-block', testid: 'reset-submit' }, t('reset.submit')),
+      );
+      onSubmit(form, errors, async () => {
+        await post(path, { new_password: password.input.value }, { auth: false });
+        // Every session of that account ended; if this tab was one, forget it here too.
+        if (state.user?.username === who.username) await signOut().catch(() => {});
+        replace(body,
+          emptyState(t('reset.doneTitle'), t('reset.doneText'), 'reset-done'),
+          h('a', { href: '/login', class: 'btn btn-primary btn-block', testid: 'reset-sign-in' }, t('login.submit')),
+        );
+      });
+      replace(body, form);
+    })
+    .catch((err) => {
+      if (!ctx.alive()) return;
+      replace(body, err instanceof ApiError && err.status === 404 ? invalid() : h('p', { class: 'form-error', role: 'alert' }, messageOf(err)));
+    });
+  return card(t('reset.title'), null, body);
 }

@@ -1,5 +1,6 @@
 //! Accounts: first-run setup, registration, sign-in, refresh and sign-out, profile,
-//! avatar, password changes, and the list of signed-in devices.
+//! avatar, password changes and admin-issued reset links, and the list of signed-in
+//! devices.
 
 use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,6 +12,7 @@ pub mod auth_routes;
 pub mod lifecycle;
 pub mod me_routes;
 pub mod model;
+pub mod password_resets;
 pub mod sessions;
 pub mod setup;
 pub mod users;
@@ -34,6 +36,8 @@ pub fn router(max_avatar_bytes: usize) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(me_routes::get_avatar))
         .routes(routes!(me_routes::change_password))
+        .routes(routes!(password_resets::create))
+        .routes(routes!(password_resets::preview, password_resets::complete))
         .routes(routes!(me_routes::list_sessions))
         .routes(routes!(me_routes::revoke_session))
 }

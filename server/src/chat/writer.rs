@@ -87,9 +87,14 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
         metrics::histogram!("convene_message_batch_size").record(batch.len() as f64);
+        // Sends waiting behind this batch: a queue that keeps growing means the
+        // database cannot keep up with the message rate.
+        metrics::gauge!("convene_message_write_queue").set(rx.len() as f64);
         let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
         match write_batch(&store, &messages).await {
             Ok(results) => {
+                let stored = results.iter().filter(|r| r.is_ok()).count();
+                metrics::counter!("convene_messages_persisted_total").increment(stored as u64);
                 for (job, result) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(result);
                 }
@@ -105,6 +110,9 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                                 Err(AppError::Internal(anyhow::anyhow!("empty write result")))
                             })
                         });
+                    if result.is_ok() {
+                        metrics::counter!("convene_messages_persisted_total").increment(1);
+                    }
                     let _ = job.reply.send(result);
                 }
             }

@@ -49,9 +49,10 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match prometheus() {
         Some(handle) => {
+            record_pool_usage(&state);
             handle.run_upkeep();
             (
                 StatusCode::OK,
@@ -64,5 +65,18 @@ pub async fn metrics() -> impl IntoResponse {
             [("content-type", "text/plain; version=0.0.4")],
             String::from("# metrics recorder unavailable\n"),
         ),
+    }
+}
+
+/// Database pool gauges, read at scrape time (the pools keep the counts themselves).
+fn record_pool_usage(state: &AppState) {
+    for (pool, usage) in state.store.pool_usage() {
+        let busy = usage.open.saturating_sub(usage.idle);
+        metrics::gauge!("convene_db_pool_connections", "pool" => pool, "state" => "busy")
+            .set(f64::from(busy));
+        metrics::gauge!("convene_db_pool_connections", "pool" => pool, "state" => "idle")
+            .set(f64::from(usage.idle));
+        metrics::gauge!("convene_db_pool_max_connections", "pool" => pool)
+            .set(f64::from(usage.max));
     }
 }

@@ -300,10 +300,10 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Check that the actor may (de)activate `user`'s account: the user is a member here,
-/// is not the actor, and every workspace the user belongs to is one the actor
-/// administers (an account is shared by all its workspaces).
-async fn check_may_deactivate(
+/// Check that the actor may act on `user`'s account (deactivate, reactivate, reset its
+/// password): the user is a member here, is not the actor, and every workspace the user
+/// belongs to is one the actor administers (an account is shared by all its workspaces).
+pub async fn check_may_manage_account(
     store: &Store,
     ws: WorkspaceId,
     actor: UserId,
@@ -313,7 +313,7 @@ async fn check_may_deactivate(
     let target = load(store, ws, user).await?;
     if user == actor {
         return Err(AppError::Conflict(
-            "you cannot deactivate your own account".into(),
+            "admins act on other people's accounts; change your own from your profile".into(),
         ));
     }
     check_may_manage(actor_role, target.role)?;
@@ -330,7 +330,7 @@ async fn check_may_deactivate(
     .await)?;
     if outside > 0 {
         return Err(AppError::Conflict(
-            "this person also belongs to workspaces you do not administer; remove them from this workspace instead"
+            "this person also belongs to workspaces you do not administer, so their account is not yours to change; remove them from this workspace instead"
                 .into(),
         ));
     }
@@ -377,7 +377,7 @@ async fn set_active(
     active: bool,
     ip: Option<String>,
 ) -> AppResult<Json<Member>> {
-    let target = check_may_deactivate(&state.store, ws, actor, user).await?;
+    let target = check_may_manage_account(&state.store, ws, actor, user).await?;
     if !active && target.role == Role::Owner && owner_count(&state.store, ws).await? <= 1 {
         return Err(AppError::Conflict(
             "the last owner cannot be deactivated".into(),

@@ -70,6 +70,24 @@ impl Tx {
     }
 }
 
+/// How full a pool is right now.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUsage {
+    fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolUsage {
+        PoolUsage {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+}
+
 /// Reader and writer pools (the same pool on PostgreSQL).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -131,6 +149,17 @@ impl Store {
             Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
         }
         .context("applying database migrations")
+    }
+
+    /// Each distinct pool by name with its open, idle and maximum connections (for
+    /// the saturation metrics: busy = open - idle, saturated when busy reaches max).
+    pub fn pool_usage(&self) -> Vec<(&'static str, PoolUsage)> {
+        match (&self.reader, &self.writer) {
+            (Db::Sqlite(r), Db::Sqlite(w)) => {
+                vec![("read", PoolUsage::of(r)), ("write", PoolUsage::of(w))]
+            }
+            (Db::Postgres(p), _) | (_, Db::Postgres(p)) => vec![("shared", PoolUsage::of(p))],
+        }
     }
 
     /// Pool for reads.
