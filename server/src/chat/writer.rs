@@ -12,7 +12,8 @@ use crate::store::ids::{ChannelId, FileId, MessageId, UserId};
 use crate::store::{Store, Tx, now_ms};
 use crate::tx;
 
-use super::load::placeholders;
+use super::load::{self, placeholders};
+use super::model::UserSummary;
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -45,6 +46,9 @@ pub struct Written {
     pub created: bool,
     /// For thread replies: the root and its new version.
     pub root_version: Option<(MessageId, i64)>,
+    /// The sender as messages show them, looked up once per batch (sending is the hot
+    /// path); `None` for bots, or when the lookup failed.
+    pub sender: Option<UserSummary>,
 }
 
 struct Job {
@@ -92,12 +96,17 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         metrics::gauge!("convene_message_write_queue").set(rx.len() as f64);
         let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
         match write_batch(&store, &messages).await {
-            Ok(results) => {
+            Ok(mut results) => {
                 let stored = results.iter().filter(|r| r.is_ok()).count();
                 metrics::counter!("convene_messages_persisted_total").increment(stored as u64);
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
-                }
+                // Off the writer's path: the next batch need not wait for this read.
+                let store = store.clone();
+                tokio::spawn(async move {
+                    attach_senders(&store, &batch, &mut results).await;
+                    for (job, result) in batch.into_iter().zip(results) {
+                        let _ = job.reply.send(result);
+                    }
+                });
             }
             Err(e) => {
                 // One bad message must not fail the others: retry them one by one.
@@ -120,6 +129,30 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Fill in `sender` of the batch's new messages with one read for all their senders.
+async fn attach_senders(store: &Store, batch: &[Job], results: &mut [AppResult<Written>]) {
+    let senders: Vec<UserId> = batch
+        .iter()
+        .zip(results.iter())
+        .filter(|(_, r)| r.as_ref().is_ok_and(|w| w.created))
+        .filter_map(|(job, _)| job.message.sender)
+        .collect();
+    if senders.is_empty() {
+        return;
+    }
+    match load::user_summaries(store, &senders).await {
+        Ok(found) => {
+            for (job, result) in batch.iter().zip(results.iter_mut()) {
+                if let (Ok(w), Some(sender)) = (result, job.message.sender) {
+                    w.sender = found.get(&sender).cloned();
+                }
+            }
+        }
+        // Each send then looks its sender up itself.
+        Err(e) => tracing::warn!(error = %e, "looking up a batch's senders failed"),
+    }
+}
+
 /// Take the next sequence number of `channel` (row-locked until commit).
 async fn next_seq(tx: &mut Tx, channel: ChannelId, now: i64, is_message: bool) -> AppResult<i64> {
     let seq: i64 = tx!(tx, c => sqlx::query_scalar(
@@ -135,29 +168,56 @@ async fn next_seq(tx: &mut Tx, channel: ChannelId, now: i64, is_message: bool) -
     Ok(seq)
 }
 
-/// Rows per multi-row INSERT (13 parameters each, well under both databases' limits).
+/// Rows per multi-row INSERT (14 parameters each, well under both databases' limits).
 const INSERT_CHUNK: usize = 128;
 
-/// Earlier messages of this batch's senders with these idempotency keys.
+/// The bind marker for parameter `i` (1-based): `$i` on PostgreSQL, a plain `?` on
+/// SQLite, where numbered markers cost a scan of all markers on every bind (quadratic in
+/// the batch statements here). Statements built with it number parameters in textual
+/// order and bind in that order.
+fn mark(tx: &Tx, i: usize) -> String {
+    match tx {
+        Tx::Sqlite(_) => "?".to_owned(),
+        Tx::Postgres(_) => format!("${i}"),
+    }
+}
+
+/// `n` markers from `start`, comma-separated.
+fn marks(tx: &Tx, start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| mark(tx, i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Earlier messages of this batch's senders with these idempotency keys. Looked up by
+/// (sender, key) pairs joined against the `messages_client_key` index: a lookup by key
+/// alone would scan that whole index on every batch.
 async fn existing_keys(
     tx: &mut Tx,
     batch: &[&NewMessage],
 ) -> AppResult<HashMap<(Option<UserId>, String), (MessageId, i64, i64, ChannelId)>> {
-    let keys: Vec<&str> = batch
+    let keys: Vec<(Option<UserId>, &str)> = batch
         .iter()
-        .filter_map(|m| m.client_key.as_deref())
+        .filter_map(|m| m.client_key.as_deref().map(|k| (m.sender, k)))
         .collect();
     let mut found = HashMap::new();
     for chunk in keys.chunks(500) {
+        let pairs: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({}, {})", mark(tx, 2 * i + 1), mark(tx, 2 * i + 2)))
+            .collect();
         let sql = format!(
-            "SELECT sender_id, client_key, id, seq, created_at, channel_id FROM messages WHERE client_key IN ({})",
-            placeholders(1, chunk.len())
+            "SELECT m.sender_id, m.client_key, m.id, m.seq, m.created_at, m.channel_id
+             FROM (VALUES {}) k JOIN messages m
+             ON m.sender_id IS NOT DISTINCT FROM k.column1 AND m.client_key = k.column2
+             AND m.client_key IS NOT NULL",
+            pairs.join(", ")
         );
         type Row = (Option<UserId>, String, MessageId, i64, i64, ChannelId);
         let rows: Vec<Row> = tx!(tx, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for k in chunk {
-                q = q.bind(*k);
+            for (sender, key) in chunk {
+                q = q.bind(*sender).bind(*key);
             }
             q.fetch_all(&mut *c).await
         })?;
@@ -179,12 +239,17 @@ async fn reserve_seqs(
     for chunk in counts.chunks(200) {
         let mut cases = String::new();
         for i in 0..chunk.len() {
-            cases.push_str(&format!(" WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i));
+            cases.push_str(&format!(
+                " WHEN {} THEN {}",
+                mark(tx, 2 + 2 * i),
+                mark(tx, 3 + 2 * i)
+            ));
         }
         let sql = format!(
-            "UPDATE channels SET last_seq = last_seq + CASE id{cases} ELSE 0 END, last_message_at = $1
+            "UPDATE channels SET last_message_at = {}, last_seq = last_seq + CASE id{cases} ELSE 0 END
              WHERE id IN ({}) RETURNING id, last_seq",
-            placeholders(2 + 2 * chunk.len(), chunk.len())
+            mark(tx, 1),
+            marks(tx, 2 + 2 * chunk.len(), chunk.len())
         );
         let rows: Vec<(ChannelId, i64)> = tx!(tx, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
@@ -233,6 +298,7 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
                         created_at: *created_at,
                         created: false,
                         root_version: None,
+                        sender: None,
                     })
                 } else {
                     Err(reused())
@@ -277,26 +343,7 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
 
     for chunk in rows.chunks(INSERT_CHUNK) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let b = r * 13;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11,
-                    b + 12,
-                    b + 13
-                )
-            })
+            .map(|r| format!("({})", marks(&tx, r * 14 + 1, 14)))
             .collect();
         let sql = format!(
             "INSERT INTO messages (id, channel_id, seq, version_seq, sender_id, bot_name, body, html, thread_root_id,
@@ -310,6 +357,7 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
                 q = q
                     .bind(*id)
                     .bind(m.channel)
+                    .bind(*seq)
                     .bind(*seq)
                     .bind(m.sender)
                     .bind(&m.bot_name)
@@ -378,6 +426,7 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
             created_at: now,
             created: true,
             root_version,
+            sender: None,
         }));
     }
     tx.commit().await?;
