@@ -105,18 +105,13 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                // Reads map the file instead of copying pages out of the OS cache.
-                .pragma("mmap_size", "268435456");
+                .foreign_keys(true);
             // SQLite connections are local files: no need to ping each one before use.
             let writer = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                // The one writer touches index pages all over the message tables (each
-                // channel's messages sit elsewhere); SQLite's default 2 MiB cache is soon
-                // too small for that and every batch re-reads pages. Up to 64 MiB.
-                .connect_with(options.clone().pragma("cache_size", "-65536"))
+                .connect_with(options.clone())
                 .await
                 .with_context(|| format!("opening SQLite database {url}"))?;
             let reader = SqlitePoolOptions::new()

@@ -81,6 +81,26 @@ pub struct Track {
     /// Active-speaker accumulation since the last tick: sum of loudness and packets.
     pub loudness: u64,
     pub level_packets: u64,
+    /// Highest RTP sequence number seen from the publisher, for the loss count.
+    pub last_seq: Option<u16>,
+}
+
+/// Packets missing between the highest sequence number seen so far and `seq` (RTP
+/// numbers wrap at 2^16), and the new highest. A late packet counts nothing and does not
+/// move the highest, so a reordered one was counted as lost: an upper bound, like
+/// RTCP's cumulative loss before it nets out duplicates.
+fn sequence_gap(last: Option<u16>, seq: u16) -> (u64, u16) {
+    match last {
+        None => (0, seq),
+        Some(prev) => {
+            let ahead = seq.wrapping_sub(prev);
+            if ahead == 0 || ahead >= 0x8000 {
+                (0, prev)
+            } else {
+                (u64::from(ahead - 1), seq)
+            }
+        }
+    }
 }
 
 /// One subscriber leg of a published track.
@@ -463,6 +483,7 @@ impl Router {
                 subs: Vec::new(),
                 loudness: 0,
                 level_packets: 0,
+                last_seq: None,
             },
         );
         if let Some(peer) = self.peers.get_mut(&key) {
@@ -497,6 +518,11 @@ impl Router {
             return;
         };
         metrics::counter!("convene_media_packets_received_total").increment(1);
+        let (lost, highest) = sequence_gap(track.last_seq, packet.header.sequence_number);
+        track.last_seq = Some(highest);
+        if lost > 0 {
+            metrics::counter!("convene_media_packets_lost_total").increment(lost);
+        }
         if let Some(id) = track.audio_level_id
             && let Some(level) = packet.header.get_extension(id)
             && let Some(byte) = level.first()
@@ -667,6 +693,18 @@ mod tests {
             },
             payload_type: pt,
         }
+    }
+
+    #[test]
+    fn sequence_gaps_count_missing_packets_across_the_wrap() {
+        assert_eq!(sequence_gap(None, 500), (0, 500));
+        assert_eq!(sequence_gap(Some(500), 501), (0, 501));
+        assert_eq!(sequence_gap(Some(500), 504), (3, 504));
+        assert_eq!(sequence_gap(Some(65534), 1), (2, 1));
+        // Late or repeated packets count nothing and leave the highest alone.
+        assert_eq!(sequence_gap(Some(504), 502), (0, 504));
+        assert_eq!(sequence_gap(Some(504), 504), (0, 504));
+        assert_eq!(sequence_gap(Some(2), 65530), (0, 2));
     }
 
     #[test]
