@@ -38,6 +38,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/workspaces/{ws}/members/{user}"),
     ("post", "/api/workspaces/{ws}/members/{user}/deactivate"),
     ("post", "/api/workspaces/{ws}/members/{user}/reactivate"),
+    ("post", "/api/workspaces/{ws}/members/{user}/password-reset"),
+    ("get", "/api/auth/password-reset/{token}"),
+    ("post", "/api/auth/password-reset/{token}"),
     ("get", "/api/workspaces/{ws}/invites"),
     ("post", "/api/workspaces/{ws}/invites"),
     ("delete", "/api/workspaces/{ws}/invites/{id}"),
@@ -351,6 +354,8 @@ async fn the_openapi_document_describes_every_route_once() {
                 | "/api/auth/register"
                 | "/api/auth/open-workspaces"
         ) || path == "/api/invites/{token}"
+            // The reset link's secret is its credential.
+            || path == "/api/auth/password-reset/{token}"
             // The webhook URL's secret is its credential.
             || path == "/api/hooks/{token}"
             // The meeting link is what a guest has.
