@@ -22,6 +22,10 @@ pub const CONVENE_ENV: &[(&str, &str)] = &[
     ("CONVENE_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE", "1000000"),
     // Tokens are issued at registration and used for the whole run.
     ("CONVENE_ACCESS_TOKEN_TTL_SECS", "7200"),
+    // Media on a loopback port of its own, so a bench never collides with a server or
+    // test already holding the default UDP port (the SFU bench sets its own).
+    ("CONVENE_MEDIA_IP", "127.0.0.1"),
+    ("CONVENE_MEDIA_PORT", "0"),
 ];
 
 pub struct Server {

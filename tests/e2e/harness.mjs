@@ -46,6 +46,10 @@ export async function startServer({ name = 'server', env = {}, dataDir: reuseDir
       CONVENE_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE: '10000',
       CONVENE_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
       CONVENE_LOG_FORMAT: 'text',
+      // Media on an ephemeral loopback port: tests must not depend on the default UDP
+      // port being free (another server, a bench or a parallel run may hold it).
+      CONVENE_MEDIA_IP: '127.0.0.1',
+      CONVENE_MEDIA_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -159,11 +159,7 @@ for (const run of RUNS) {
     }
 
     before(async () => {
-      server = await startServer({
-        name: `journey-${run.name}-server`,
-        // Media on loopback, on an ephemeral UDP port.
-        env: { CONVENE_MEDIA_IP: '127.0.0.1', CONVENE_MEDIA_PORT: '0' },
-      });
+      server = await startServer({ name: `journey-${run.name}-server` });
       browser = await launchBrowser();
     });
 

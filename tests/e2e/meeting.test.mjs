@@ -78,11 +78,7 @@ describe('meeting journey', () => {
   }
 
   before(async () => {
-    server = await startServer({
-      name: 'meeting-server',
-      // Media on loopback, on an ephemeral UDP port.
-      env: { CONVENE_MEDIA_IP: '127.0.0.1', CONVENE_MEDIA_PORT: '0' },
-    });
+    server = await startServer({ name: 'meeting-server' });
     browser = await launchBrowser();
     const host = await setupViaApi(server, WORKSPACE, HOST);
     s.wsId = host.wsId;

@@ -15,8 +15,6 @@ import {
 } from './harness.mjs';
 
 const OWNER = { displayName: 'Olivia Owner', username: 'olivia', email: 'olivia@example.com', password: 'violet-harbor-tram-1987' };
-// Media on an ephemeral loopback port: the restarted process must not wait for a fixed UDP port.
-const ENV = { CONVENE_MEDIA_IP: '127.0.0.1', CONVENE_MEDIA_PORT: '0' };
 const MEMBER = { displayName: 'Mika Member', username: 'mika', email: 'mika@example.com', password: 'copper-lantern-fjord-42' };
 
 describe('recovery after a server restart', () => {
@@ -28,7 +26,7 @@ describe('recovery after a server restart', () => {
   const s = {};
 
   before(async () => {
-    server = await startServer({ name: 'recovery-server', env: ENV });
+    server = await startServer({ name: 'recovery-server' });
     browser = await launchBrowser();
     const owner = await setupViaApi(server, 'Harbor Labs', OWNER);
     Object.assign(s, { wsId: owner.wsId, ownerToken: owner.token });
@@ -76,7 +74,7 @@ describe('recovery after a server restart', () => {
       await shot(page, 'server-down');
 
       // A new process on the same address and data directory.
-      server = await startServer({ name: 'recovery-server-restarted', env: ENV, dataDir, listen: new URL(server.url).host });
+      server = await startServer({ name: 'recovery-server-restarted', dataDir, listen: new URL(server.url).host });
       // Posted before the page is back: it must arrive through the resume.
       await s.say('posted right after the restart');
       const socket = await waitFor(() => watcher.sockets.slice(socketsBefore).find((x) => x.authenticated && !x.closed), 30_000, 'a new authenticated socket');

@@ -89,6 +89,8 @@ st="$venv/bin/schemathesis"
     export CONVENE_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE=100000
     export CONVENE_REGISTRATIONS_PER_IP_PER_HOUR=100000
     export CONVENE_ACCESS_TOKEN_TTL_SECS=3600
+    # Media on an ephemeral loopback port, whatever else holds the default one.
+    export CONVENE_MEDIA_IP=127.0.0.1 CONVENE_MEDIA_PORT=0
     # (Not CONVENE_LOG: the server reads it for its log filter but its settings loader
     # refuses it as an unknown key, so it cannot be set today.)
     exec "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data"
