@@ -12,8 +12,9 @@ use crate::store::ids::{ChannelId, FileId, MessageId, UserId};
 use crate::store::{Store, Tx, now_ms};
 use crate::tx;
 
-use super::load::{self, placeholders};
+use super::load::placeholders;
 use super::model::UserSummary;
+use crate::accounts::model::avatar_url;
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -46,8 +47,8 @@ pub struct Written {
     pub created: bool,
     /// For thread replies: the root and its new version.
     pub root_version: Option<(MessageId, i64)>,
-    /// The sender as messages show them, looked up once per batch (sending is the hot
-    /// path); `None` for bots, or when the lookup failed.
+    /// The sender as messages show them, read in the batch's transaction (sending is the
+    /// hot path: one read per batch, not per message); `None` for bots and retries.
     pub sender: Option<UserSummary>,
 }
 
@@ -96,17 +97,14 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         metrics::gauge!("convene_message_write_queue").set(rx.len() as f64);
         let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
         match write_batch(&store, &messages).await {
-            Ok(mut results) => {
+            Ok(results) => {
                 let stored = results.iter().filter(|r| r.is_ok()).count();
                 metrics::counter!("convene_messages_persisted_total").increment(stored as u64);
-                // Off the writer's path: the next batch need not wait for this read.
-                let store = store.clone();
-                tokio::spawn(async move {
-                    attach_senders(&store, &batch, &mut results).await;
-                    for (job, result) in batch.into_iter().zip(results) {
-                        let _ = job.reply.send(result);
-                    }
-                });
+                // In order, batch after batch: senders publish their events when answered,
+                // and clients expect a channel's events in sequence.
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
             }
             Err(e) => {
                 // One bad message must not fail the others: retry them one by one.
@@ -129,28 +127,37 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Fill in `sender` of the batch's new messages with one read for all their senders.
-async fn attach_senders(store: &Store, batch: &[Job], results: &mut [AppResult<Written>]) {
-    let senders: Vec<UserId> = batch
+/// The people who sent the new `rows`, as messages show them.
+async fn senders_of(
+    tx: &mut Tx,
+    rows: &[(usize, MessageId, i64)],
+    batch: &[&NewMessage],
+) -> AppResult<HashMap<UserId, UserSummary>> {
+    let mut ids: Vec<UserId> = rows
         .iter()
-        .zip(results.iter())
-        .filter(|(_, r)| r.as_ref().is_ok_and(|w| w.created))
-        .filter_map(|(job, _)| job.message.sender)
+        .filter_map(|(i, _, _)| batch[*i].sender)
         .collect();
-    if senders.is_empty() {
-        return;
-    }
-    match load::user_summaries(store, &senders).await {
-        Ok(found) => {
-            for (job, result) in batch.iter().zip(results.iter_mut()) {
-                if let (Ok(w), Some(sender)) = (result, job.message.sender) {
-                    w.sender = found.get(&sender).cloned();
-                }
+    ids.sort();
+    ids.dedup();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, username, display_name, avatar_updated_at FROM users WHERE id IN ({})",
+            marks(tx, 1, chunk.len())
+        );
+        let people: Vec<UserSummary> = tx!(tx, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
             }
+            q.fetch_all(&mut *c).await
+        })?;
+        for mut p in people {
+            p.avatar_url = avatar_url(p.id, p.avatar_updated_at);
+            found.insert(p.id, p);
         }
-        // Each send then looks its sender up itself.
-        Err(e) => tracing::warn!(error = %e, "looking up a batch's senders failed"),
     }
+    Ok(found)
 }
 
 /// Take the next sequence number of `channel` (row-locked until commit).
@@ -428,6 +435,12 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
             root_version,
             sender: None,
         }));
+    }
+    let senders = senders_of(&mut tx, &rows, batch).await?;
+    for &(i, _, _) in &rows {
+        if let (Some(Ok(w)), Some(sender)) = (&mut out[i], batch[i].sender) {
+            w.sender = senders.get(&sender).cloned();
+        }
     }
     tx.commit().await?;
     for (i, first) in repeats {
