@@ -121,6 +121,7 @@ describe('accessibility (axe-core)', () => {
     const { page } = await openPage('signed-out');
     await page.goto(`${server.url}/login`);
     await tid(page, 'login-form').waitFor();
+    await saveDocShot(page, 'login');
     assert.deepEqual(await check(page, 'login'), []);
   });
 
@@ -154,10 +155,9 @@ describe('accessibility (axe-core)', () => {
         if (name === 'channel') {
           await page.getByText('update the mockups').waitFor();
           await tid(page, 'message-receipt').first().waitFor().catch(() => {});
-          if (scheme === 'light') await saveDocShot(page, 'channel');
-          else await saveDocShot(page, 'channel-dark');
         }
-        if (name === 'admin-members' && scheme === 'light') await saveDocShot(page, 'admin-members');
+        if (scheme === 'light') await saveDocShot(page, name);
+        else if (name === 'channel') await saveDocShot(page, 'channel-dark');
         await check(page, `${scheme}-${name}`);
       }
     }
