@@ -281,7 +281,8 @@ function registerWithInvite(token, invite) {
 
 /** `/reset-password#<token>`: choose a new password, then sign in. */
 export function resetPasswordPage(ctx) {
-  const token = decodeURIComponent(location.hash.replace(/^#/, ''));
+  // Tokens are URL-safe as issued; a mangled fragment is just an unknown token.
+  const token = location.hash.replace(/^#/, '');
   const body = h('div', {}, loading());
   const invalid = () => h('div', {},
     emptyState(t('reset.invalidTitle'), t('reset.invalidText'), 'reset-invalid'),
