@@ -249,13 +249,10 @@ pub async fn send(
 }
 
 /// The API form of a message just written, built from what is known rather than read
-/// back (sending is the hot path): only the sender, quote and files are looked up.
+/// back (sending is the hot path): only the quote and files are looked up.
 async fn fresh_message(chat: &Chat, new: &NewMessage, written: &Written) -> AppResult<Message> {
-    let sender = match (new.sender, &written.sender) {
-        (_, Some(known)) => Some(known.clone()),
-        (Some(u), None) => load::user_summaries(&chat.store, &[u]).await?.remove(&u),
-        (None, None) => None,
-    };
+    // The writer read the sender in the batch's transaction.
+    let sender = written.sender.clone();
     let quote = match new.quote {
         Some(q) => load::one(&chat.store, q).await?.map(|m| Quote {
             id: m.id,
