@@ -197,9 +197,7 @@ fn marks(tx: &Tx, start: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Earlier messages of this batch's senders with these idempotency keys. Looked up by
-/// (sender, key) pairs joined against the `messages_client_key` index: a lookup by key
-/// alone would scan that whole index on every batch.
+/// Earlier messages of this batch's senders with these idempotency keys.
 async fn existing_keys(
     tx: &mut Tx,
     batch: &[&NewMessage],
@@ -209,22 +207,17 @@ async fn existing_keys(
         .filter_map(|m| m.client_key.as_deref().map(|k| (m.sender, k)))
         .collect();
     let mut found = HashMap::new();
-    for chunk in keys.chunks(500) {
-        let pairs: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({}, {})", mark(tx, 2 * i + 1), mark(tx, 2 * i + 2)))
-            .collect();
-        let sql = format!(
-            "SELECT m.sender_id, m.client_key, m.id, m.seq, m.created_at, m.channel_id
-             FROM (VALUES {}) k JOIN messages m
-             ON m.sender_id IS NOT DISTINCT FROM k.column1 AND m.client_key = k.column2
-             AND m.client_key IS NOT NULL",
-            pairs.join(", ")
-        );
+    for chunk in keys.chunks(250) {
         type Row = (Option<UserId>, String, MessageId, i64, i64, ChannelId);
+        let senders: Vec<Option<UserId>> = chunk.iter().map(|(s, _)| *s).collect();
+        let sql = existing_keys_sql(tx, &senders);
         let rows: Vec<Row> = tx!(tx, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for (sender, key) in chunk {
-                q = q.bind(*sender).bind(*key);
+                if let Some(sender) = sender {
+                    q = q.bind(*sender);
+                }
+                q = q.bind(*key);
             }
             q.fetch_all(&mut *c).await
         })?;
@@ -233,6 +226,33 @@ async fn existing_keys(
         }
     }
     Ok(found)
+}
+
+/// The lookup of (sender, key) pairs, one OR term per pair, each one search of the
+/// `messages_client_key` index; the markers are the senders that are not null, each
+/// followed by its key. (Joining a VALUES list instead let SQLite seek by sender alone
+/// and walk every key that sender ever used, on every batch.)
+fn existing_keys_sql(tx: &Tx, senders: &[Option<UserId>]) -> String {
+    let mut next = 0;
+    let mut marker = || {
+        next += 1;
+        mark(tx, next)
+    };
+    let terms: Vec<String> = senders
+        .iter()
+        .map(|sender| {
+            let sender = match sender {
+                Some(_) => format!("= {}", marker()),
+                None => "IS NULL".to_owned(),
+            };
+            format!("(sender_id {sender} AND client_key = {})", marker())
+        })
+        .collect();
+    format!(
+        "SELECT sender_id, client_key, id, seq, created_at, channel_id FROM messages
+         WHERE client_key IS NOT NULL AND ({})",
+        terms.join(" OR ")
+    )
 }
 
 /// Reserve `count` sequence numbers in each channel with one statement; returns each
@@ -461,4 +481,42 @@ async fn write_batch(store: &Store, batch: &[&NewMessage]) -> AppResult<Vec<AppR
             r.unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("message not written"))))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key lookup runs on every batch, so it must stay index searches however many
+    /// keys the senders have used before: checked against the SQLite the server ships.
+    #[tokio::test]
+    async fn the_key_lookup_searches_the_index_once_per_key() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url, 2).await.expect("open the database");
+        store.migrate().await.expect("migrate");
+        let mut tx = store.begin().await.expect("begin");
+        let senders = [Some(UserId::new()), None, Some(UserId::new())];
+        let sql = format!("EXPLAIN QUERY PLAN {}", existing_keys_sql(&tx, &senders));
+        let rows: Vec<(i64, i64, i64, String)> = tx!(&mut tx, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for sender in senders {
+                if let Some(sender) = sender {
+                    q = q.bind(sender);
+                }
+                q = q.bind("key");
+            }
+            q.fetch_all(&mut *c).await
+        })
+        .expect("explain");
+        let plan: Vec<String> = rows.into_iter().map(|(_, _, _, detail)| detail).collect();
+        let searches = plan
+            .iter()
+            .filter(|d| {
+                d.contains("USING INDEX messages_client_key (sender_id=? AND client_key=?)")
+            })
+            .count();
+        assert_eq!(searches, senders.len(), "{plan:#?}");
+        assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{plan:#?}");
+    }
 }
