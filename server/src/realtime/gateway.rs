@@ -118,6 +118,9 @@ struct Conn {
     meeting: Session,
 }
 
+/// One connection's task. The steps with large futures (authentication, replay, frame
+/// handling, hang-up) are boxed: a task is as large as its largest await, and idle
+/// connections, thousands of them, would all carry that size.
 async fn serve(mut socket: WebSocket, state: AppState) {
     let first = match timeout(AUTH_TIMEOUT, socket.recv()).await {
         Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ClientFrame>(&t).ok(),
@@ -131,10 +134,10 @@ async fn serve(mut socket: WebSocket, state: AppState) {
     };
     // A meeting guest's token opens a connection that only speaks meeting frames.
     if let Some(guest) = crate::meetings::guests::verify(&state.tokens, &token) {
-        super::guest::serve(socket, state, id, guest).await;
+        Box::pin(super::guest::serve(socket, state, id, guest)).await;
         return;
     }
-    let user = match authenticate(&state, &token).await {
+    let user = match Box::pin(authenticate(&state, &token)).await {
         Ok(u) => u,
         Err(e) => {
             let _ = socket.send(error_frame(id.as_deref(), &e)).await;
@@ -172,7 +175,9 @@ async fn serve(mut socket: WebSocket, state: AppState) {
         return;
     }
     if let Some(positions) = resume
-        && conn.replay(&mut socket, &positions).await.is_err()
+        && Box::pin(conn.replay(&mut socket, &positions))
+            .await
+            .is_err()
     {
         return;
     }
@@ -199,7 +204,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 }
                 match msg {
                     Message::Text(t) => {
-                        if conn.handle(&mut socket, &t).await.is_err() {
+                        if Box::pin(conn.handle(&mut socket, &t)).await.is_err() {
                             break;
                         }
                     }
@@ -245,7 +250,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                             break;
                         }
                     }
-                    None => conn.meeting.events_closed(&state).await,
+                    None => Box::pin(conn.meeting.events_closed(&state)).await,
                 }
             }
             _ = ticker.tick() => {
@@ -259,11 +264,17 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             }
         }
     }
-    conn.meeting.disconnected(&state).await;
+    Box::pin(hang_up(&state, conn, connected.registration)).await;
+}
+
+/// After the socket closed: leave any meeting, drop the hub registration, and note
+/// when the person was last seen if this was their last connection.
+async fn hang_up(state: &AppState, mut conn: Conn, registration: super::hub::Registration) {
+    conn.meeting.disconnected(state).await;
     let user_id = conn.user.user_id;
     let hub = state.bus.hub();
     let before = hub.presence(user_id);
-    drop(connected.registration);
+    drop(registration);
     let after = hub.presence(user_id);
     if after == super::hub::Presence::Offline {
         let _ = db!(state.store.write(), c => sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")

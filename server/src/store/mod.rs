@@ -6,6 +6,7 @@
 //! writes are serialized and load never surfaces as "database is locked".
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,8 +15,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod checkpoints;
 pub mod ids;
 pub mod text_search;
+use checkpoints::Checkpoints;
 pub use ids::now_ms;
 
 /// A pool of one backend.
@@ -93,6 +96,8 @@ impl PoolUsage {
 pub struct Store {
     reader: Db,
     writer: Db,
+    /// SQLite's background WAL checkpoints, while any clone of the store lives.
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 impl Store {
@@ -105,15 +110,25 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Statement journals (the undo of one multi-row statement) in memory,
+                // not in temporary files written on every batch.
+                .pragma("temp_store", "memory");
+            // The writer checkpoints only past 40 MiB of WAL (SQLite's default is 4):
+            // a background connection keeps the WAL copied back (see `checkpoints`),
+            // and a page written by many batches is copied once per checkpoint.
+            let writer_options = options.clone().pragma("wal_autocheckpoint", "10000");
             // SQLite connections are local files: no need to ping each one before use.
             let writer = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.clone())
+                .connect_with(writer_options)
                 .await
                 .with_context(|| format!("opening SQLite database {url}"))?;
+            let checkpoints = Checkpoints::start(&options)
+                .await
+                .context("opening the SQLite checkpoint connection")?;
             let reader = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(max_connections.max(2))
@@ -124,6 +139,7 @@ impl Store {
             Store {
                 reader: Db::Sqlite(reader),
                 writer: Db::Sqlite(writer),
+                checkpoints: Some(Arc::new(checkpoints)),
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -135,6 +151,7 @@ impl Store {
             Store {
                 reader: Db::Postgres(pool.clone()),
                 writer: Db::Postgres(pool),
+                checkpoints: None,
             }
         } else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -211,6 +228,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.stop().await;
+        }
         match (&self.reader, &self.writer) {
             (Db::Sqlite(r), Db::Sqlite(w)) => {
                 r.close().await;
@@ -233,6 +253,41 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// Writes reach the database file itself soon, not only the WAL (which the writer
+    /// checkpoints only when it is large): a copy of the file alone holds them.
+    #[tokio::test]
+    async fn the_wal_is_copied_back_into_the_database_file_in_the_background() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("t.db");
+        let store = super::Store::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .expect("open the database");
+        crate::db!(store.write(), c => {
+            sqlx::query("CREATE TABLE notes (body TEXT)").execute(c).await.expect("create");
+            sqlx::query("INSERT INTO notes VALUES ('kept')").execute(c).await.expect("insert");
+        });
+        let copy = dir.path().join("copy.db");
+        let mut found = Vec::new();
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            std::fs::copy(&path, &copy).expect("copy the database file");
+            let url = format!("sqlite://{}", copy.display());
+            let pool = sqlx::SqlitePool::connect(&url)
+                .await
+                .expect("open the copy");
+            found = sqlx::query_scalar::<_, String>("SELECT body FROM notes")
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+            pool.close().await;
+            if !found.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(found, ["kept"]);
+        store.close().await;
     }
 
     #[test]
