@@ -13,7 +13,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   startServer, launchBrowser, newContext, watchPage, shot, tid, isHttpError, DESKTOP, PHONE,
-  api, setupViaApi, registerViaInvite, signInThroughPage, writeConsoleLog, horizontalOverflow,
+  api, setupViaApi, registerViaInvite, signInThroughPage, writeConsoleLog,
+  assertText, assertNoHorizontalScroll,
 } from './harness.mjs';
 
 const WORKSPACE = 'Harbor Labs';
@@ -512,17 +513,3 @@ async function send(page, text, { scope = null, match = text } = {}) {
   return id;
 }
 
-/** Wait until the (first) element of the locator contains `text`. */
-async function assertText(locator, text, timeout = 10_000) {
-  try {
-    await locator.filter({ hasText: text }).first().waitFor({ timeout });
-  } catch {
-    const found = await locator.first().innerText({ timeout: 1_000 }).catch(() => '(no element)');
-    assert.fail(`expected text "${text}", found "${found}"`);
-  }
-}
-
-async function assertNoHorizontalScroll(page, what) {
-  const { scroll, client } = await horizontalOverflow(page);
-  assert.ok(scroll <= client, `${what} scrolls sideways: content ${scroll}px wide in a ${client}px viewport`);
-}

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   startServer, launchBrowser, newContext, watchPage, shot, tid, isHttpError, DESKTOP, PHONE, OUTPUT,
+  assertText, assertNoHorizontalScroll,
 } from './harness.mjs';
 
 const WORKSPACE = 'Acme Robotics';
@@ -375,20 +376,3 @@ function dumpConsole(watchers) {
   writeFileSync(join(OUTPUT, 'foundation-console.log'), lines.join('\n') + '\n');
 }
 
-/** Wait until the (first) element of the locator contains `text`. */
-async function assertText(locator, text, timeout = 10_000) {
-  try {
-    await locator.filter({ hasText: text }).first().waitFor({ timeout });
-  } catch {
-    const found = await locator.first().innerText({ timeout: 1_000 }).catch(() => '(no element)');
-    assert.fail(`expected text "${text}", found "${found}"`);
-  }
-}
-
-async function assertNoHorizontalScroll(page, what) {
-  const { scroll, client } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
-  assert.ok(scroll <= client, `${what} scrolls sideways: content ${scroll}px wide in a ${client}px viewport`);
-}

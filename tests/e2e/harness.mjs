@@ -3,6 +3,7 @@
 // (console errors, page errors, CSP violations, the realtime socket) and
 // named screenshots in output/.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -362,4 +363,34 @@ export async function horizontalOverflow(page) {
     scroll: document.documentElement.scrollWidth,
     client: document.documentElement.clientWidth,
   }));
+}
+
+/** Fail unless the page fits its viewport's width. */
+export async function assertNoHorizontalScroll(page, what) {
+  const { scroll, client } = await horizontalOverflow(page);
+  assert.ok(scroll <= client, `${what} scrolls sideways: content ${scroll}px wide in a ${client}px viewport`);
+}
+
+/**
+ * Wait until one element of `locator` contains `text`, else fail saying what is there.
+ * `state: 'attached'` accepts elements that are present but not shown (a collapsed
+ * sidebar at phone width).
+ */
+export async function assertText(locator, text, { timeout = 10_000, state = 'visible' } = {}) {
+  try {
+    await locator.filter({ hasText: text }).first().waitFor({ timeout, state });
+  } catch {
+    const found = await locator.first().textContent({ timeout: 1_000 }).catch(() => '(no element)');
+    assert.fail(`expected text "${text}", found "${found}"`);
+  }
+}
+
+/** Wait until the meeting room's connection state is `state`. */
+export async function roomState(page, state, timeout = 15_000) {
+  try {
+    await page.locator(`[data-testid="meeting-room"][data-state="${state}"]`).waitFor({ timeout });
+  } catch {
+    const now = await tid(page, 'meeting-room').getAttribute('data-state', { timeout: 1_000 }).catch(() => '(no room)');
+    assert.fail(`expected the room to be ${state}, it is ${now}`);
+  }
 }

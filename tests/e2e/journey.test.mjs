@@ -21,8 +21,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startServer, launchBrowser, newContext, watchPage, shot, tid, isHttpError, DESKTOP, PHONE, OUTPUT,
-  writeConsoleLog, horizontalOverflow,
+  writeConsoleLog,
+  assertText, assertNoHorizontalScroll, roomState,
 } from './harness.mjs';
+
+// Texts may sit in a part of the page that is present but hidden (the sidebar at phone
+// width): assertText accepts them there.
+const ATTACHED = { state: 'attached' };
 
 // How soon a deactivated person's open page must show the sign-in page.
 const SIGN_OUT_WITHIN_MS = 5_000;
@@ -185,7 +190,7 @@ for (const run of RUNS) {
       await tid(page, 'setup-submit').click();
 
       await page.waitForURL(/\/w\/[^/]+$/);
-      await assertText(tid(page, 'workspace-name'), run.workspace);
+      await assertText(tid(page, 'workspace-name'), run.workspace, ATTACHED);
       await watcher.realtimeReady();
       s.wsId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
       s.owner = { page, watcher };
@@ -210,7 +215,7 @@ for (const run of RUNS) {
 
       const { page, watcher } = await openPage('member');
       await page.goto(url);
-      await assertText(tid(page, 'invite-workspace-name'), run.workspace);
+      await assertText(tid(page, 'invite-workspace-name'), run.workspace, ATTACHED);
       await tid(page, 'register-form').waitFor();
       await assertTranslated(page, 'invite registration page');
       await tid(page, 'register-display-name').fill(MEMBER.displayName);
@@ -221,7 +226,7 @@ for (const run of RUNS) {
       await tid(page, 'register-submit').click();
 
       await page.waitForURL(`${server.url}/w/${encodeURIComponent(s.wsId)}`);
-      await assertText(tid(page, 'workspace-name'), run.workspace);
+      await assertText(tid(page, 'workspace-name'), run.workspace, ATTACHED);
       await tid(page, 'sidebar').waitFor({ state: 'attached' });
       assert.equal(await tid(page, 'nav-admin').count(), 0, 'a member has no admin section');
       await watcher.realtimeReady();
@@ -241,7 +246,7 @@ for (const run of RUNS) {
       await row.waitFor();
       await row.getByTestId('team-select').click();
       const panel = tid(owner, 'team-panel');
-      await assertText(panel.getByTestId('team-panel-title'), run.team);
+      await assertText(panel.getByTestId('team-panel-title'), run.team, ATTACHED);
       await panel.getByTestId('team-add-member').selectOption({ label: `${MEMBER.displayName} (@${MEMBER.username})` });
       await panel.getByTestId('team-add-member-submit').click();
       const memberRow = panel.getByTestId('team-member-row').filter({ hasText: MEMBER.displayName });
@@ -271,14 +276,14 @@ for (const run of RUNS) {
       await dialog.waitFor({ state: 'detached' });
       s.channelPath = new URL(owner.url()).pathname;
       const channelId = decodeURIComponent(s.channelPath.split('/')[4]);
-      await assertText(tid(owner, 'channel-title'), run.channel);
+      await assertText(tid(owner, 'channel-title'), run.channel, ATTACHED);
       await tid(owner, 'message-list').waitFor();
 
       // The second person sees it appear in the sidebar without a reload and opens it.
       await member.evaluate(() => { window.__e2eNoReload = true; });
       await openSidebar(member);
       const item = tid(member, 'channel-item').and(member.locator(`[data-channel-id="${channelId}"]`));
-      await assertText(item, run.channel);
+      await assertText(item, run.channel, ATTACHED);
       await item.click();
       await member.waitForURL(`${server.url}${s.channelPath}`);
       await tid(member, 'message-list').waitFor();
@@ -286,9 +291,9 @@ for (const run of RUNS) {
 
       // A message each way, live.
       const helloId = await send(owner, run.hello);
-      await assertText(messageById(member, helloId).getByTestId('message-body'), run.hello);
+      await assertText(messageById(member, helloId).getByTestId('message-body'), run.hello, ATTACHED);
       const replyId = await send(member, run.reply);
-      await assertText(messageById(owner, replyId).getByTestId('message-body'), run.reply);
+      await assertText(messageById(owner, replyId).getByTestId('message-body'), run.reply, ATTACHED);
       assert.equal(await member.evaluate(() => window.__e2eNoReload === true), true, 'the second person\'s page was not reloaded');
       s.channelId = channelId;
       await assertTranslated(owner, 'channel page');
@@ -415,14 +420,14 @@ for (const run of RUNS) {
       await name.fill(run.renamed);
       await tid(owner, 'settings-save').click();
       await tid(owner, 'settings-saved').filter({ hasText: /\S/ }).waitFor();
-      await assertText(tid(owner, 'workspace-name'), run.renamed);
+      await assertText(tid(owner, 'workspace-name'), run.renamed, ATTACHED);
       await assertTranslated(owner, 'settings page');
       await snap(owner, 8, 'settings');
 
       await owner.reload();
       await tid(owner, 'settings-name').waitFor();
       assert.equal(await tid(owner, 'settings-name').inputValue(), run.renamed);
-      await assertText(tid(owner, 'workspace-name'), run.renamed);
+      await assertText(tid(owner, 'workspace-name'), run.renamed, ATTACHED);
       await snap(owner, 8, 'settings', 'reloaded');
     }));
 
@@ -453,31 +458,6 @@ async function send(page, text) {
     .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
   await m.waitFor();
   return m.getAttribute('data-message-id');
-}
-
-/** Wait until the (first) element of the locator contains `text`. */
-async function assertText(locator, text, timeout = 10_000) {
-  try {
-    await locator.filter({ hasText: text }).first().waitFor({ timeout, state: 'attached' });
-  } catch {
-    const found = await locator.first().textContent({ timeout: 1_000 }).catch(() => '(no element)');
-    assert.fail(`expected text "${text}", found "${found}"`);
-  }
-}
-
-async function assertNoHorizontalScroll(page, what) {
-  const { scroll, client } = await horizontalOverflow(page);
-  assert.ok(scroll <= client, `${what} scrolls sideways: content ${scroll}px wide in a ${client}px viewport`);
-}
-
-/** Wait until the room's connection state is `state`. */
-async function roomState(page, state, timeout = 15_000) {
-  try {
-    await page.locator(`[data-testid="meeting-room"][data-state="${state}"]`).waitFor({ timeout });
-  } catch {
-    const now = await tid(page, 'meeting-room').getAttribute('data-state', { timeout: 1_000 }).catch(() => '(no room)');
-    assert.fail(`expected the room to be ${state}, it is ${now}`);
-  }
 }
 
 /** Camera video inbound-rtp on the page's subscribe connection. */

@@ -15,7 +15,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, launchBrowser, newContext, watchPage, shot, tid, isHttpError, DESKTOP, PHONE,
-  api, setupViaApi, signInThroughPage, writeConsoleLog, horizontalOverflow,
+  api, setupViaApi, signInThroughPage, writeConsoleLog,
+  roomState, assertNoHorizontalScroll,
 } from './harness.mjs';
 
 const WORKSPACE = 'Lighthouse Studio';
@@ -453,16 +454,6 @@ describe('meeting journey', () => {
 
 // --- helpers ----------------------------------------------------------------------------------
 
-/** Wait until the room's connection state is `state`. */
-async function roomState(page, state, timeout = 15_000) {
-  try {
-    await page.locator(`[data-testid="meeting-room"][data-state="${state}"]`).waitFor({ timeout });
-  } catch {
-    const now = await tid(page, 'meeting-room').getAttribute('data-state', { timeout: 1_000 }).catch(() => '(no room)');
-    assert.fail(`expected the room to be ${state}, it is ${now}`);
-  }
-}
-
 /** Video inbound-rtp of the page's subscribe connection, with the source behind each mid. */
 async function inboundVideo(page) {
   return page.evaluate(async () => {
@@ -518,7 +509,3 @@ async function audioPackets(page) {
   });
 }
 
-async function assertNoHorizontalScroll(page, what) {
-  const { scroll, client } = await horizontalOverflow(page);
-  assert.ok(scroll <= client, `${what} scrolls sideways: content ${scroll}px wide in a ${client}px viewport`);
-}
