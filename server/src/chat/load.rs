@@ -67,6 +67,20 @@ macro_rules! fetch_in {
     }};
 }
 
+/// People as messages show them, by id: `{in}` stands for the ids' markers.
+pub const USER_SUMMARIES_SQL: &str =
+    "SELECT id, username, display_name, avatar_updated_at FROM users WHERE id IN ({in})";
+
+/// Rows of [`USER_SUMMARIES_SQL`] keyed by id, with their avatar URLs filled in.
+pub fn by_id(rows: Vec<UserSummary>) -> HashMap<UserId, UserSummary> {
+    rows.into_iter()
+        .map(|mut u| {
+            u.avatar_url = avatar_url(u.id, u.avatar_updated_at);
+            (u.id, u)
+        })
+        .collect()
+}
+
 pub async fn user_summaries(
     store: &Store,
     ids: &[UserId],
@@ -74,19 +88,12 @@ pub async fn user_summaries(
     let mut ids = ids.to_vec();
     ids.sort();
     ids.dedup();
-    let rows = fetch_in!(
+    Ok(by_id(fetch_in!(
         store,
         UserSummary,
-        "SELECT id, username, display_name, avatar_updated_at FROM users WHERE id IN ({in})",
+        USER_SUMMARIES_SQL,
         ids
-    );
-    Ok(rows
-        .into_iter()
-        .map(|mut u| {
-            u.avatar_url = avatar_url(u.id, u.avatar_updated_at);
-            (u.id, u)
-        })
-        .collect())
+    )))
 }
 
 #[derive(sqlx::FromRow)]

@@ -12,9 +12,8 @@ use crate::store::ids::{ChannelId, FileId, MessageId, UserId};
 use crate::store::{Store, Tx, now_ms};
 use crate::tx;
 
-use super::load::placeholders;
+use super::load::{USER_SUMMARIES_SQL, by_id, placeholders};
 use super::model::UserSummary;
-use crate::accounts::model::avatar_url;
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -139,25 +138,19 @@ async fn senders_of(
         .collect();
     ids.sort();
     ids.dedup();
-    let mut found = HashMap::new();
+    let mut people: Vec<UserSummary> = Vec::new();
     for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id, username, display_name, avatar_updated_at FROM users WHERE id IN ({})",
-            marks(tx, 1, chunk.len())
-        );
-        let people: Vec<UserSummary> = tx!(tx, c => {
+        let sql = USER_SUMMARIES_SQL.replace("{in}", &marks(tx, 1, chunk.len()));
+        let rows: Vec<UserSummary> = tx!(tx, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(*id);
             }
             q.fetch_all(&mut *c).await
         })?;
-        for mut p in people {
-            p.avatar_url = avatar_url(p.id, p.avatar_updated_at);
-            found.insert(p.id, p);
-        }
+        people.extend(rows);
     }
-    Ok(found)
+    Ok(by_id(people))
 }
 
 /// Take the next sequence number of `channel` (row-locked until commit).
